@@ -4,6 +4,7 @@
 # running Docker engine. Usage: build_base_image.sh TAG SUITE MIRROR PACKAGES
 # (PACKAGES comma separated). Writes nothing outside a temporary folder.
 set -euo pipefail
+command -v debootstrap >/dev/null || { echo "debootstrap is not installed on the control node (apt-get install debootstrap; make setup does it)" >&2; exit 3; }
 tag=$1 suite=$2 mirror=$3 packages=$4
 work=$(mktemp -d /var/tmp/rasr-rootfs.XXXXXX)
 trap 'rm -rf "$work"' EXIT
