@@ -24,6 +24,9 @@ echo "local-host" >"$rootfs/etc/hostname"
 rm -f "$rootfs/etc/machine-id" && touch "$rootfs/etc/machine-id"
 printf 'deb %s %s main\ndeb %s %s-updates main\n' "$mirror" "$suite" "$mirror" "$suite" >"$rootfs/etc/apt/sources.list"
 rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
+# No package lists in the image: date their folder back so that any
+# `apt: update_cache: true, cache_valid_time: N` fetches them on first use.
+touch -d @0 "$rootfs/var/lib/apt/lists"
 tar -C "$rootfs" -c . | docker import \
   --change 'CMD ["/lib/systemd/systemd"]' \
   --change 'ENV container=docker' \
