@@ -384,7 +384,10 @@ class StreamSession(object):
         ws.send(json.dumps(self._first_message()))
         while True:
             self._check_deadline("waiting for SERVER_READY")
-            raw = ws.recv(timeout=max(0.0, self._remaining()))
+            try:
+                raw = ws.recv(timeout=max(0.0, self._remaining()))
+            except TimeoutError:
+                continue  # the deadline check above turns this into CheckTimeout
             kind, value = self._handle(raw)
             if kind == "wait":
                 return value if value is not None else 0
