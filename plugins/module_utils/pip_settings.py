@@ -40,13 +40,13 @@ def parse_config_list(text):
         line = raw.strip()
         if not line or "=" not in line:
             continue
-        name, _, value = line.partition("=")
+        name, value = line.split("=", 1)
         try:
             parts = shlex.split(value)
         except ValueError:
             parts = [value.strip("'\"")]
         value = " ".join(parts)
-        section, _, key = name.rpartition(".")
+        section, key = name.rsplit(".", 1) if "." in name else ("", name)
         if section == ":env:":
             rank = (_SCOPE_ORDER.index(":env:"), 0)
         else:
