@@ -1,0 +1,28 @@
+# The two commands of README.md, and the pieces they are made of.
+.PHONY: demo test setup deploy lint sanity unit integration molecule bench clean build
+
+## Set up this machine and deploy the whole stack locally.
+demo: setup deploy
+
+## Run every test (installs what it needs first).
+test:
+	scripts/test.sh
+
+setup:
+	scripts/setup.sh
+
+deploy:
+	.venv/bin/ansible-playbook site.yml
+
+lint sanity unit integration molecule:
+	scripts/test.sh setup $@
+
+bench:
+	.venv/bin/python bench/run.py
+
+build:
+	.venv/bin/ansible-galaxy collection build --force --output-path build
+
+## Remove the local hosts (the cached base image stays).
+clean:
+	.venv/bin/ansible-playbook playbooks/990_local_teardown.yml
