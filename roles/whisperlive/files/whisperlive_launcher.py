@@ -297,6 +297,7 @@ def build_server(registry, compute_type="int8", device="cpu", cpu_threads=0):
                 websocket.send(json.dumps({"uid": options.get("uid"), "status": "ERROR", "message": str(exc)}))
                 websocket.close()
                 raise
+            logging.info("client %s uses model %s", options.get("uid"), name)
             options["model"] = registry.path(name)
             options["enable_translation"] = False  # would load a second model from the hub
             return super(PinnedTranscriptionServer, self).initialize_client(
