@@ -1,0 +1,205 @@
+"""The edge in front of a real WhisperLive (tiny.en on CPU), all on loopback.
+
+Caddy renders from role edge_caddy's template; WhisperLive runs from the role
+whisperlive's pinned venv and launcher (tests/support/whisperlive.py). The
+machine-wide heavy lock is held while the server lives.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from websockets.sync.client import connect
+
+from support import speech
+from support import whisperlive as wl
+from support.edge import ANSIBLE_PLAYBOOK, REPO_ROOT, Edge, wait_for_status
+
+pytestmark = [pytest.mark.slow, pytest.mark.integration,
+              pytest.mark.skipif(bool(speech.missing_tools()), reason="needs espeak-ng and sox")]
+
+# Words tiny.en gets right in this sentence (it hears "lazy dog" as "lazy nog").
+WORDS = ("quick", "brown", "fox", "weather", "afternoon")
+
+# Upstream's own Python client, unchanged, through the edge. It imports
+# pyaudio (a microphone library) even to stream a file: a stub stands in for
+# it (no portaudio here), and websocket-client comes from the test venv.
+UPSTREAM_CLIENT = r"""
+import sys, types
+pyaudio = types.ModuleType("pyaudio")
+pyaudio.paInt16 = 8
+class PyAudio:
+    def open(self, *args, **kwargs):
+        raise OSError("no audio device in tests")
+    def get_format_from_width(self, width):
+        return 8
+    def terminate(self):
+        pass
+pyaudio.PyAudio = PyAudio
+sys.modules["pyaudio"] = pyaudio
+from whisper_live.client import TranscriptionClient
+port, wav, srt, model = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+client = TranscriptionClient("localhost", int(port), lang="en", model=model, use_vad=False, use_wss=True,
+                             mute_audio_playback=True, output_transcription_path=srt, same_output_threshold=3,
+                             log_transcription=False)
+client.client.disconnect_if_no_response_for = 4
+client(wav)
+"""
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("edge-wl")
+    with wl.heavy_lock():
+        venv = wl.ensure_venv()
+        server = wl.WhisperLiveServer(venv, str(workdir / "whisperlive.log"), max_clients=2).start()
+        edge = Edge(str(workdir / "edge"), {"edge_caddy_upstreams": ["127.0.0.1:%d" % server.port],
+                                            "edge_caddy_allowed_cidrs": ["127.0.0.1/32"]})
+        try:
+            edge.start()
+            assert wait_for_status(edge, "/healthz/upstream", 200, timeout=60) == 200
+            yield {"server": server, "edge": edge, "venv": venv, "workdir": workdir}
+        finally:
+            edge.stop()
+            server.stop()
+
+
+@pytest.fixture(scope="module")
+def wav(tmp_path_factory):
+    path = str(tmp_path_factory.mktemp("speech") / "sentence.wav")
+    return speech.make_speech_wav(path, rate=16000, encoding="int16", trailing_silence=3.0)
+
+
+def test_upstream_transcription_client_through_the_edge(stack, wav, tmp_path):
+    edge, venv = stack["edge"], stack["venv"]
+    # websocket-client (pinned in requirements/test.txt) beside the server venv's whisper_live.
+    import websocket
+    overlay = tmp_path / "overlay"
+    overlay.mkdir()
+    os.symlink(os.path.dirname(websocket.__file__), str(overlay / "websocket"))
+    script = tmp_path / "upstream_client.py"
+    script.write_text(UPSTREAM_CLIENT)
+    srt = tmp_path / "out.srt"
+    env = dict(os.environ, WEBSOCKET_CLIENT_CA_BUNDLE=edge.ca_path, PYTHONPATH=str(overlay))
+    started = time.monotonic()
+    result = subprocess.run([os.path.join(venv, "bin", "python"), str(script), str(edge.https_port), wav, str(srt),
+                             stack["server"].model_name], env=env, cwd=str(tmp_path), capture_output=True, text=True,
+                            timeout=180, check=False)
+    print("TranscriptionClient through the edge: %.1f s wall" % (time.monotonic() - started))
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    text = srt.read_text().lower()
+    print(text)
+    assert all(word in text for word in WORDS), text
+
+
+def run_check(edge, wav, tmp_path, ca_path):
+    play = tmp_path / "check.yml"
+    args = {"url": "wss://localhost:%d/ws" % edge.https_port, "audio": wav,
+            "expected_text": speech.SENTENCE, "max_wer": 0.35, "timeout": 90}
+    if ca_path:
+        args["ca_path"] = ca_path
+    play.write_text(json.dumps([{
+        "name": "transcription_check through the edge", "hosts": "localhost", "connection": "local",
+        "gather_facts": False,
+        "tasks": [{"name": "Check", "realtime_asr.whisperlive.transcription_check": args}]}]))
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO_ROOT, "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    return subprocess.run([ANSIBLE_PLAYBOOK, "-i", "localhost,", str(play), "-e",
+                           "ansible_python_interpreter=" + sys.executable],
+                          cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=240, check=False)
+
+
+def test_transcription_check_verifies_the_internal_ca(stack, wav, tmp_path):
+    edge = stack["edge"]
+    trusted = run_check(edge, wav, tmp_path, edge.ca_path)
+    assert trusted.returncode == 0, trusted.stdout[-3000:]
+    untrusted = run_check(edge, wav, tmp_path, None)
+    assert untrusted.returncode != 0
+    failure = " ".join(untrusted.stdout.split()).lower()
+    assert "certificate" in failure and "verif" in failure, untrusted.stdout[-3000:]
+
+
+def stream_sentence(edge, wav, results, on_half=None, source="127.0.0.1"):
+    """Send the WAV as 100 ms Float32 frames in real time; collect completed segments."""
+    import numpy as np
+    import soundfile
+    pcm, rate = soundfile.read(wav, dtype="float32")
+    assert rate == 16000
+    frames = [pcm[i:i + 1600] for i in range(0, len(pcm), 1600)]
+    completed = {}
+    with connect("wss://localhost:%d/ws" % edge.https_port, ssl=edge.ssl_context(), open_timeout=30,
+                 source_address=(source, 0), max_size=None) as ws:
+        ws.send(json.dumps({"uid": "edge-test", "language": "en", "task": "transcribe", "model": "tiny.en",
+                            "use_vad": False, "same_output_threshold": 3}))
+        ready = json.loads(ws.recv(timeout=60))
+        assert ready.get("message") == "SERVER_READY", ready
+        receiver_done = threading.Event()
+
+        def receive():
+            try:
+                while True:
+                    msg = json.loads(ws.recv(timeout=30))
+                    for seg in msg.get("segments", []):
+                        if seg.get("completed"):
+                            completed[seg["start"]] = seg["text"]
+            except Exception as exc:  # the socket closes at the end
+                results["closed_by"] = repr(exc)
+            finally:
+                receiver_done.set()
+
+        thread = threading.Thread(target=receive, daemon=True)
+        thread.start()
+        for number, frame in enumerate(frames):
+            ws.send(np.ascontiguousarray(frame, dtype=np.float32).tobytes())
+            if number == len(frames) // 2 and on_half:
+                on_half()
+            time.sleep(0.1)
+        # Trailing silence is in the WAV; give the last segment time to complete.
+        deadline = time.monotonic() + 8
+        while time.monotonic() < deadline and "afternoon" not in " ".join(completed.values()).lower():
+            time.sleep(0.2)
+        ws.send("END_OF_AUDIO")
+        receiver_done.wait(10)
+    results["text"] = " ".join(completed[k] for k in sorted(completed, key=float)).lower()
+
+
+def test_reload_during_a_live_stream_keeps_it_transcribing(stack, wav):
+    edge = stack["edge"]
+    results = {}
+    reloads = {}
+
+    def reload_now():
+        edge.render(edge_caddy_lb_try_duration="5s")
+        started = time.monotonic()
+        reloads["result"] = edge.reload()
+        reloads["seconds"] = time.monotonic() - started
+
+    stream_sentence(edge, wav, results, on_half=reload_now)
+    assert reloads["result"].returncode == 0, reloads["result"].stderr
+    print("caddy reload during the stream took %.2f s" % reloads["seconds"])
+    # Words from both halves of the sentence: the stream went on after the
+    # reload, and ended with our END_OF_AUDIO (normal close), not code 1001.
+    assert all(word in results["text"] for word in ("quick", "brown", "fox")), results
+    assert any(word in results["text"] for word in ("weather", "stays", "calm")), results
+    assert "code=1000" in results["closed_by"], results
+
+
+def test_client_outside_the_allowlist_is_refused(stack, wav):
+    from websockets.exceptions import InvalidStatus
+    with pytest.raises(InvalidStatus) as info:
+        stream_sentence(stack["edge"], wav, {}, source="127.0.0.2")
+    assert info.value.response.status_code == 403
+
+
+def test_upstream_health_follows_whisperlive(stack):
+    edge, server = stack["edge"], stack["server"]
+    assert edge.request("/healthz/upstream")[0] == 200
+    server.stop()
+    assert wait_for_status(edge, "/healthz/upstream", 503, timeout=30) == 503
+    assert edge.request("/healthz")[0] == 200
+    server.start()
+    assert wait_for_status(edge, "/healthz/upstream", 200, timeout=60) == 200
