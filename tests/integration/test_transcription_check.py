@@ -1,0 +1,106 @@
+"""transcription_check against a real WhisperLive server (CPU, tiny.en).
+
+The figures of record come from bench/transcription_latency.py; here the
+check must pass and its transcript must match the sentence.
+"""
+
+import json
+import os
+import subprocess
+import textwrap
+
+import pytest
+
+from ansible_collections.realtime_asr.whisperlive.plugins.module_utils import audio, errors
+from ansible_collections.realtime_asr.whisperlive.plugins.module_utils.whisperlive_client import (
+    check_transcription,
+)
+
+from integration.conftest import WAV_VARIANTS
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+VENV_BIN = os.path.join(REPO_ROOT, ".venv", "bin")
+MAX_WER = 0.35
+
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
+
+
+@pytest.mark.parametrize("variant", sorted(WAV_VARIANTS))
+def test_every_wav_format_transcribes(whisperlive_server, speech_wavs, sentence, variant):
+    clip = audio.load_wav(speech_wavs[variant])
+    result = check_transcription(whisperlive_server.url, clip, expected_text=sentence, max_wer=MAX_WER,
+                                 pace=0, timeout=90)
+    assert result["wer"] <= MAX_WER, result["normalised"]
+    assert result["backend"] == "faster_whisper"
+    texts = [s["text"] for s in result["segments"]]
+    assert len(texts) == len(set(texts)), "a segment came back twice: %s" % texts
+
+
+def test_real_time_pace_finalizes(whisperlive_server, speech_wavs, sentence):
+    clip = audio.load_wav(speech_wavs["int16-16k-mono"])
+    result = check_transcription(whisperlive_server.url, clip, expected_text=sentence, max_wer=MAX_WER,
+                                 pace=1.0, timeout=90, finalize_timeout=15)
+    assert result["finalized"] is True, result
+    assert all(s["completed"] for s in result["segments"])
+    assert result["latency"]["first_segment"] is not None
+    assert result["realtime_factor"] >= 1.0  # paced: cannot finish before the audio has played
+
+
+def test_a_model_the_server_does_not_serve_is_a_clear_error_and_breaks_nothing(
+        whisperlive_server, speech_wavs, sentence):
+    clip = audio.load_wav(speech_wavs["int16-16k-mono"])
+    with pytest.raises(errors.ServerError, match="large-v3"):
+        check_transcription(whisperlive_server.url, clip, model="large-v3", pace=0, timeout=30)
+    result = check_transcription(whisperlive_server.url, clip, expected_text=sentence, max_wer=MAX_WER,
+                                 pace=0, timeout=90)
+    assert result["wer"] <= MAX_WER
+
+
+def test_the_module_runs_in_a_playbook_and_in_check_mode(whisperlive_server, speech_wavs, sentence, tmp_path):
+    playbook = tmp_path / "check.yml"
+    playbook.write_text(textwrap.dedent("""\
+        ---
+        - name: Transcription check against a real server
+          hosts: localhost
+          connection: local
+          gather_facts: false
+          vars:
+            ansible_python_interpreter: "{{ ansible_playbook_python }}"
+          tasks:
+            - name: Check
+              realtime_asr.whisperlive.transcription_check:
+                url: "{{ url }}"
+                audio: "{{ wav }}"
+                expected_text: "{{ sentence }}"
+                max_wer: 0.35
+                pace: 0
+                timeout: 90
+              register: result
+            - name: Wrong model
+              realtime_asr.whisperlive.transcription_check:
+                url: "{{ url }}"
+                audio: "{{ wav }}"
+                model: no-such-model
+                pace: 0
+                timeout: 30
+              register: wrong
+              failed_when: wrong.failure != 'server_error'
+        """))
+    config = tmp_path / "ansible.cfg"
+    config.write_text("[defaults]\ncollections_path = %s\nstdout_callback = ansible.builtin.json\n"
+                      % os.path.join(REPO_ROOT, "collections"))
+    env = dict(os.environ, ANSIBLE_CONFIG=str(config))
+    extra = json.dumps({"url": whisperlive_server.url, "wav": speech_wavs["float-48k-mono"], "sentence": sentence})
+    for check in (False, True):
+        cmd = [os.path.join(VENV_BIN, "ansible-playbook"), "-i", "localhost,", str(playbook), "-e", extra]
+        if check:
+            cmd.append("--check")
+        proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+        report = json.loads(proc.stdout)
+        tasks = report["plays"][0]["tasks"]
+        ok = tasks[0]["hosts"]["localhost"]
+        assert ok["changed"] is False and ok["wer"] <= 0.35 and ok["latency"]["connect"] is not None
+        assert ok["audio"]["source_rate"] == 48000
+        wrong = tasks[1]["hosts"]["localhost"]
+        assert "no-such-model" in wrong["msg"]
