@@ -1,0 +1,64 @@
+"""Helpers for the stack tests: what the scenario deployed and how to poke at it."""
+
+import os
+import subprocess
+import sys
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+REQUIRED = ("RASR_STACK_INVENTORY", "RASR_GPU_HOST", "RASR_EDGE_HOST", "RASR_WS_URL", "RASR_CA_PATH")
+
+
+class Stack(object):
+    """What the scenario deployed, and how to poke at it."""
+
+    def __init__(self, env):
+        self.inventory = env["RASR_STACK_INVENTORY"]
+        self.gpu = env["RASR_GPU_HOST"]
+        self.edge = env["RASR_EDGE_HOST"]
+        self.edge_url = env.get("RASR_EDGE_URL", "")
+        self.ws_url = env["RASR_WS_URL"]
+        self.healthz_url = env.get("RASR_HEALTHZ_URL", "")
+        self.upstream_health_url = env.get("RASR_UPSTREAM_HEALTH_URL", "")
+        self.ca_path = env["RASR_CA_PATH"]
+        self.whisperlive_url = env.get("RASR_WHISPERLIVE_URL", "")
+        self.max_clients = int(env.get("RASR_MAX_CLIENTS", "2"))
+
+    def host_exec(self, host, *argv, check=True, timeout=60):
+        """Run a command inside a local host (a container)."""
+        result = subprocess.run(["docker", "exec", host] + list(argv), capture_output=True,
+                                text=True, timeout=timeout, check=False)
+        if check and result.returncode != 0:
+            raise AssertionError("%s on %s failed (rc %s): %s %s" % (
+                " ".join(argv), host, result.returncode, result.stdout, result.stderr))
+        return result
+
+    def unit_property(self, host, unit, prop):
+        return self.host_exec(host, "systemctl", "show", unit, "-p", prop, "--value").stdout.strip()
+
+    def process_figures(self, host, unit):
+        """RSS (kB) and thread count of a unit's main process."""
+        pid = self.unit_property(host, unit, "MainPID")
+        status = self.host_exec(host, "cat", "/proc/%s/status" % pid).stdout
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        return int(fields["VmRSS"].split()[0]), int(fields["Threads"].strip())
+
+    def ansible_playbook(self, *args, timeout=600):
+        command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
+                   "-i", self.inventory] + list(args)
+        return subprocess.run(command, capture_output=True, text=True, timeout=timeout,
+                              cwd=REPO, check=False)
+
+
+
+
+def wait_until(predicate, timeout, interval=0.25):
+    """Poll ``predicate`` until it returns a truthy value; return it, or None at timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    return None

@@ -1,0 +1,237 @@
+"""The deployed stack, used and broken from outside, through the edge.
+
+Figures print with `-s`/`-v` (the Molecule verify step shows them); the
+assertions are about behaviour, and the time bounds only keep a broken
+stack from hanging the suite.
+"""
+
+import json
+import os
+import ssl
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+from websockets.sync.client import connect
+
+from ansible_collections.realtime_asr.whisperlive.plugins.module_utils import audio, errors
+from ansible_collections.realtime_asr.whisperlive.plugins.module_utils.whisperlive_client import (
+    check_transcription,
+)
+
+from stack_helpers import wait_until
+from support.speech import SENTENCE
+
+MAX_WER = 0.35
+WHISPERLIVE_UNIT = "whisperlive"
+CADDY_UNIT = "caddy"
+
+
+def ssl_context(stack):
+    return ssl.create_default_context(cafile=stack.ca_path)
+
+
+def http_status(stack, url):
+    try:
+        with urllib.request.urlopen(url, context=ssl_context(stack), timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def transcribe(stack, wav, **options):
+    options.setdefault("ca_path", stack.ca_path)
+    options.setdefault("timeout", 120)
+    return check_transcription(stack.ws_url, audio.load_wav(wav), expected_text=SENTENCE,
+                               max_wer=MAX_WER, **options)
+
+
+def in_thread(target):
+    """Run ``target`` in a thread; return a dict that gets 'result' or 'error'."""
+    outcome = {}
+
+    def run():
+        try:
+            outcome["result"] = target()
+        except Exception as exc:  # the test inspects it
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    outcome["thread"] = thread
+    return outcome
+
+
+def wait_healthy(stack, timeout=90):
+    return wait_until(lambda: http_status(stack, stack.upstream_health_url) == 200, timeout)
+
+
+def test_wss_with_the_edge_ca_transcribes(stack, speech_wav):
+    result = transcribe(stack, speech_wav)
+    print("through the edge: wer=%s latency=%s" % (result["wer"], json.dumps(result["latency"])))
+    assert result["wer"] <= MAX_WER
+    assert result["backend"]
+
+
+def test_wss_without_the_ca_fails_verification(stack, speech_wav):
+    with pytest.raises(errors.TlsError) as caught:
+        check_transcription(stack.ws_url, audio.load_wav(speech_wav), timeout=20)
+    assert "certificate" in str(caught.value).lower()
+
+
+def test_health_endpoints_follow_whisperlive(stack, speech_wav):
+    assert http_status(stack, stack.healthz_url) == 200
+    assert wait_healthy(stack), "upstream health never reported 200 with WhisperLive up"
+    stack.host_exec(stack.gpu, "systemctl", "stop", WHISPERLIVE_UNIT)
+    try:
+        down = wait_until(lambda: http_status(stack, stack.upstream_health_url) == 503, 30)
+        assert down, "upstream health stayed 200 with WhisperLive stopped"
+        assert http_status(stack, stack.healthz_url) == 200, "the edge itself must stay up"
+        with pytest.raises(errors.HttpStatusError) as caught:
+            transcribe(stack, speech_wav, timeout=30)
+        assert caught.value.status in (502, 503)
+    finally:
+        stack.host_exec(stack.gpu, "systemctl", "start", WHISPERLIVE_UNIT)
+    assert wait_healthy(stack), "upstream health did not come back to 200"
+    assert transcribe(stack, speech_wav)["wer"] <= MAX_WER
+
+
+def test_kill_9_during_a_stream_fails_clearly_and_the_service_comes_back(stack, long_speech_wav, speech_wav):
+    restarts_before = int(stack.unit_property(stack.gpu, WHISPERLIVE_UNIT, "NRestarts"))
+    streaming = in_thread(lambda: transcribe(stack, long_speech_wav, pace=1.0))
+    time.sleep(4)
+    killed_at = time.monotonic()
+    stack.host_exec(stack.gpu, "systemctl", "kill", "--signal=KILL", WHISPERLIVE_UNIT)
+    streaming["thread"].join(120)
+    assert not streaming["thread"].is_alive(), "the stream hung after the server died"
+    error = streaming.get("error")
+    assert isinstance(error, (errors.StreamClosed, errors.ServerDisconnect, errors.HttpStatusError)), \
+        "expected a clear stream failure, got %r" % (error or streaming.get("result"))
+    print("stream failure: %s" % error)
+    assert wait_healthy(stack, 90), "upstream health did not return after kill -9"
+    healthy_after = time.monotonic() - killed_at
+    result = transcribe(stack, speech_wav)
+    recovered_after = time.monotonic() - killed_at
+    restarts_after = int(stack.unit_property(stack.gpu, WHISPERLIVE_UNIT, "NRestarts"))
+    print("kill -9: upstream healthy again after %.1f s, a new stream done after %.1f s, wer %s"
+          % (healthy_after, recovered_after, result["wer"]))
+    assert restarts_after == restarts_before + 1, "systemd did not restart the service"
+    assert result["wer"] <= MAX_WER
+
+
+def test_more_streams_than_max_clients_get_wait_through_the_edge(stack, speech_wav):
+    count = stack.max_clients + 2
+    barrier = threading.Barrier(count)
+    restarts_before = stack.unit_property(stack.gpu, WHISPERLIVE_UNIT, "NRestarts")
+
+    def one():
+        barrier.wait(30)
+        return transcribe(stack, speech_wav, wait_for_slot=0, timeout=180)
+
+    runs = [in_thread(one) for _ in range(count)]
+    for run in runs:
+        run["thread"].join(240)
+    admitted = [run["result"] for run in runs if "result" in run]
+    busy = [run["error"] for run in runs if isinstance(run.get("error"), errors.ServerBusy)]
+    other = [run.get("error") for run in runs if "result" not in run and not isinstance(run.get("error"), errors.ServerBusy)]
+    print("%d streams at once, max_clients %d: %d transcribed (wer %s), %d got WAIT, other: %r"
+          % (count, stack.max_clients, len(admitted), [r["wer"] for r in admitted], len(busy), other))
+    assert not other, "streams failed otherwise than with WAIT: %r" % other
+    assert len(admitted) == stack.max_clients
+    assert len(busy) == count - stack.max_clients
+    assert "WAIT" in str(busy[0]) or "full" in str(busy[0])
+    assert stack.unit_property(stack.gpu, WHISPERLIVE_UNIT, "NRestarts") == restarts_before
+
+
+def handshake(stack, context):
+    """Open a socket through the edge, wait for SERVER_READY, close."""
+    with connect(stack.ws_url, ssl=context, open_timeout=15, close_timeout=5) as ws:
+        ws.send(json.dumps({"uid": "cycle", "language": "en", "task": "transcribe",
+                            "model": "tiny.en", "use_vad": True}))
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            message = json.loads(ws.recv(timeout=15))
+            if message.get("message") == "SERVER_READY":
+                return
+            if message.get("status") == "WAIT":
+                time.sleep(0.5)
+                return handshake(stack, context)
+        raise AssertionError("no SERVER_READY")
+
+
+def test_connect_disconnect_cycles_leave_memory_and_threads_flat(stack):
+    context = ssl_context(stack)
+    handshake(stack, context)  # warm up
+    time.sleep(2)
+    rss_before, threads_before = stack.process_figures(stack.gpu, WHISPERLIVE_UNIT)
+    started = time.monotonic()
+    for _ in range(200):
+        handshake(stack, context)
+    elapsed = time.monotonic() - started
+    settled = wait_until(
+        lambda: stack.process_figures(stack.gpu, WHISPERLIVE_UNIT)[1] <= threads_before + 2, 30)
+    rss_after, threads_after = stack.process_figures(stack.gpu, WHISPERLIVE_UNIT)
+    print("200 cycles in %.1f s: RSS %d -> %d kB, threads %d -> %d"
+          % (elapsed, rss_before, rss_after, threads_before, threads_after))
+    assert settled, "threads did not return to their level: %d -> %d" % (threads_before, threads_after)
+    assert rss_after - rss_before < 64 * 1024, "RSS grew by %d kB" % (rss_after - rss_before)
+
+
+def test_caddy_reload_during_a_stream_keeps_it(stack, long_speech_wav):
+    pid_before = stack.unit_property(stack.edge, CADDY_UNIT, "MainPID")
+    streaming = in_thread(lambda: check_transcription(
+        stack.ws_url, audio.load_wav(long_speech_wav), expected_text=" ".join([SENTENCE] * 3),
+        max_wer=MAX_WER, ca_path=stack.ca_path, timeout=150, pace=1.0))
+    time.sleep(5)
+    stack.host_exec(stack.edge, "systemctl", "reload", CADDY_UNIT)
+    streaming["thread"].join(180)
+    assert "error" not in streaming, "the stream broke on reload: %r" % streaming.get("error")
+    print("stream across a reload: wer %s" % streaming["result"]["wer"])
+    assert streaming["result"]["wer"] <= MAX_WER
+    assert stack.unit_property(stack.edge, CADDY_UNIT, "MainPID") == pid_before, "reload restarted Caddy"
+
+
+def test_tags_clients_redeploys_only_the_ui(stack):
+    web_root = os.environ.get("RASR_WEB_ROOT", "/srv/realtime-asr/www")
+    page = web_root + "/index.html"
+    stack.host_exec(stack.edge, "sh", "-c", "echo '<!-- stale -->' >> %s" % page)
+    pid_before = stack.unit_property(stack.edge, CADDY_UNIT, "MainPID")
+    started_before = stack.unit_property(stack.edge, CADDY_UNIT, "ExecMainStartTimestampMonotonic")
+    started = time.monotonic()
+    run = stack.ansible_playbook("site.yml", "--tags", "clients", "--diff")
+    elapsed = time.monotonic() - started
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    changed = [line for line in run.stdout.splitlines() if line.startswith("changed:")]
+    print("--tags clients: %.1f s, changed lines: %s" % (elapsed, changed))
+    assert changed, "the stale page was not replaced"
+    recap = [line for line in run.stdout.splitlines() if stack.gpu in line and "changed=" in line]
+    assert recap and "changed=0" in recap[-1], "--tags clients changed the GPU host: %s" % recap
+    assert "stale" not in stack.host_exec(stack.edge, "cat", page).stdout
+    assert "RUNNING HANDLER" not in run.stdout, "--tags clients ran a handler"
+    assert stack.unit_property(stack.edge, CADDY_UNIT, "MainPID") == pid_before
+    assert stack.unit_property(stack.edge, CADDY_UNIT, "ExecMainStartTimestampMonotonic") == started_before
+
+
+@pytest.mark.parametrize("extra, named", [
+    ("whisperlive_port=notaport", "whisperlive_port"),
+    ("edge_caddy_https_port=[443]", "edge_caddy_https_port"),
+    ("realtime_asr_target=gcp", "realtime_asr_target"),
+    ("whisperlive_modle=tiny.en", "whisperlive_modle"),
+])
+def test_bad_variables_fail_before_any_change_naming_the_variable(stack, extra, named):
+    run = stack.ansible_playbook("site.yml", "-e", extra, timeout=300)
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert named in output
+    recap = [line for line in output.splitlines() if "changed=" in line]
+    assert all("changed=0" in line for line in recap), recap
+
+
+def test_an_unreachable_host_is_named(stack):
+    run = stack.ansible_playbook("playbooks/310_whisperlive.yml", "-e", "ansible_host=rasr-no-such-host",
+                                 timeout=300)
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert stack.gpu in output and ("UNREACHABLE" in output or "unreachable" in output)
