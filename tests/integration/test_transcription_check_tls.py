@@ -5,6 +5,7 @@ here on free loopback ports with its own data folder; its internal CA's
 root is what ``ca_path`` must name.
 """
 
+import json
 import os
 import socket
 import subprocess
@@ -72,7 +73,7 @@ def caddy(whisperlive_server, tmp_path_factory):
         while not root.exists() and time.monotonic() < deadline:
             time.sleep(0.2)
         assert root.exists(), (base / "caddy.log").read_text()[-2000:]
-        yield {"base": "wss://localhost:%d" % https_port, "ca_path": str(root)}
+        yield {"base": "wss://localhost:%d" % https_port, "ca_path": str(root), "https_port": https_port}
     finally:
         proc.terminate()
         proc.wait(timeout=15)
@@ -106,3 +107,52 @@ def test_upstream_down_is_http_502(caddy, clip):
     with pytest.raises(errors.HttpStatusError, match="HTTP 502") as info:
         check_transcription(caddy["base"] + "/down", clip, ca_path=caddy["ca_path"], pace=0, timeout=20)
     assert info.value.status == 502
+
+
+INVENTORY = """\
+all:
+  children:
+    gpu:
+      hosts:
+        test-gpu:
+          ansible_connection: local
+          whisperlive_bind_address: 127.0.0.1
+          whisperlive_port: {wl_port}
+    edge:
+      hosts:
+        test-edge:
+          ansible_connection: local
+          edge_caddy_server_name: localhost
+          edge_caddy_https_port: {https_port}
+          edge_caddy_tls_mode: internal
+          edge_caddy_ca_fetch_dest: {ca_path}
+"""
+
+
+def test_playbook_315_derives_the_edge_from_the_inventory(caddy, whisperlive_server, tmp_path):
+    """Playbook 315 alone: URL and CA computed from the edge's variables, plus the direct check."""
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(INVENTORY.format(wl_port=whisperlive_server.port, https_port=caddy["https_port"],
+                                          ca_path=caddy["ca_path"]))
+    config = tmp_path / "ansible.cfg"
+    config.write_text("[defaults]\ncollections_path = %s\nroles_path = %s\nstdout_callback = ansible.builtin.json\n"
+                      % (os.path.join(REPO_ROOT, "collections"), os.path.join(REPO_ROOT, "roles")))
+    env = dict(os.environ, ANSIBLE_CONFIG=str(config))
+    extra = {"transcription_check_pace": 0, "transcription_check_direct": True,
+             "transcription_check_cache_dir": str(tmp_path / "cache")}
+    cmd = [os.path.join(REPO_ROOT, ".venv", "bin", "ansible-playbook"), "-i", str(inventory),
+           os.path.join(REPO_ROOT, "playbooks", "315_test_transcription.yml"), "-e", json.dumps(extra)]
+    runs = []
+    for _ in range(2):
+        proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-2000:]
+        runs.append(json.loads(proc.stdout))
+    results = {t["task"]["name"]: t["hosts"].get("localhost") for t in runs[0]["plays"][-1]["tasks"]}
+    edge = results["Stream through the edge and compare the transcript"]
+    assert edge["url"] == caddy["base"] + "/ws"
+    assert edge["wer"] <= 0.35 and edge["changed"] is False
+    direct = results["Stream to each GPU host directly (transcription_check_direct)"]["results"]
+    assert [r["url"] for r in direct] == [whisperlive_server.url]
+    assert direct[0]["wer"] <= 0.35
+    # The second run reuses the generated sentence: nothing changes.
+    assert runs[1]["stats"]["localhost"]["changed"] == 0
