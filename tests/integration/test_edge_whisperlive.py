@@ -7,18 +7,14 @@ machine-wide heavy lock is held while the server lives.
 
 import json
 import os
-import shutil
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
-from websockets.sync.client import connect
 
 from support import speech
-from support import whisperlive as wl
-from support.edge import ANSIBLE_PLAYBOOK, REPO_ROOT, Edge, wait_for_status
+from support.edge import ANSIBLE_PLAYBOOK, REPO_ROOT, edge_with_whisperlive, stream_sentence, wait_for_status
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration,
               pytest.mark.skipif(bool(speech.missing_tools()), reason="needs espeak-ng and sox")]
@@ -54,19 +50,9 @@ client(wav)
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("edge-wl")
-    with wl.heavy_lock():
-        venv = wl.ensure_venv()
-        server = wl.WhisperLiveServer(venv, str(workdir / "whisperlive.log"), max_clients=2).start()
-        edge = Edge(str(workdir / "edge"), {"edge_caddy_upstreams": ["127.0.0.1:%d" % server.port],
-                                            "edge_caddy_allowed_cidrs": ["127.0.0.1/32"]})
-        try:
-            edge.start()
-            assert wait_for_status(edge, "/healthz/upstream", 200, timeout=60) == 200
-            yield {"server": server, "edge": edge, "venv": venv, "workdir": workdir}
-        finally:
-            edge.stop()
-            server.stop()
+    workdir = str(tmp_path_factory.mktemp("edge-wl"))
+    with edge_with_whisperlive(workdir, edge_caddy_allowed_cidrs=["127.0.0.1/32"]) as parts:
+        yield parts
 
 
 @pytest.fixture(scope="module")
@@ -123,50 +109,6 @@ def test_transcription_check_verifies_the_internal_ca(stack, wav, tmp_path):
     assert "certificate" in failure and "verif" in failure, untrusted.stdout[-3000:]
 
 
-def stream_sentence(edge, wav, results, on_half=None, source="127.0.0.1"):
-    """Send the WAV as 100 ms Float32 frames in real time; collect completed segments."""
-    import numpy as np
-    import soundfile
-    pcm, rate = soundfile.read(wav, dtype="float32")
-    assert rate == 16000
-    frames = [pcm[i:i + 1600] for i in range(0, len(pcm), 1600)]
-    completed = {}
-    with connect("wss://localhost:%d/ws" % edge.https_port, ssl=edge.ssl_context(), open_timeout=30,
-                 source_address=(source, 0), max_size=None) as ws:
-        ws.send(json.dumps({"uid": "edge-test", "language": "en", "task": "transcribe", "model": "tiny.en",
-                            "use_vad": False, "same_output_threshold": 3}))
-        ready = json.loads(ws.recv(timeout=60))
-        assert ready.get("message") == "SERVER_READY", ready
-        receiver_done = threading.Event()
-
-        def receive():
-            try:
-                while True:
-                    msg = json.loads(ws.recv(timeout=30))
-                    for seg in msg.get("segments", []):
-                        if seg.get("completed"):
-                            completed[seg["start"]] = seg["text"]
-            except Exception as exc:  # the socket closes at the end
-                results["closed_by"] = repr(exc)
-            finally:
-                receiver_done.set()
-
-        thread = threading.Thread(target=receive, daemon=True)
-        thread.start()
-        for number, frame in enumerate(frames):
-            ws.send(np.ascontiguousarray(frame, dtype=np.float32).tobytes())
-            if number == len(frames) // 2 and on_half:
-                on_half()
-            time.sleep(0.1)
-        # Trailing silence is in the WAV; give the last segment time to complete.
-        deadline = time.monotonic() + 8
-        while time.monotonic() < deadline and "afternoon" not in " ".join(completed.values()).lower():
-            time.sleep(0.2)
-        ws.send("END_OF_AUDIO")
-        receiver_done.wait(10)
-    results["text"] = " ".join(completed[k] for k in sorted(completed, key=float)).lower()
-
-
 def test_reload_during_a_live_stream_keeps_it_transcribing(stack, wav):
     edge = stack["edge"]
     results = {}
@@ -178,7 +120,7 @@ def test_reload_during_a_live_stream_keeps_it_transcribing(stack, wav):
         reloads["result"] = edge.reload()
         reloads["seconds"] = time.monotonic() - started
 
-    stream_sentence(edge, wav, results, on_half=reload_now)
+    stream_sentence(edge.ws_url, edge.ssl_context(), wav, results, on_half=reload_now)
     assert reloads["result"].returncode == 0, reloads["result"].stderr
     print("caddy reload during the stream took %.2f s" % reloads["seconds"])
     # Words from both halves of the sentence: the stream went on after the
@@ -191,7 +133,7 @@ def test_reload_during_a_live_stream_keeps_it_transcribing(stack, wav):
 def test_client_outside_the_allowlist_is_refused(stack, wav):
     from websockets.exceptions import InvalidStatus
     with pytest.raises(InvalidStatus) as info:
-        stream_sentence(stack["edge"], wav, {}, source="127.0.0.2")
+        stream_sentence(stack["edge"].ws_url, stack["edge"].ssl_context(), wav, {}, source="127.0.0.2")
     assert info.value.response.status_code == 403
 
 

@@ -114,6 +114,10 @@ class Edge:
         return "https://localhost:%d" % self.https_port
 
     @property
+    def ws_url(self):
+        return "wss://localhost:%d/ws" % self.https_port
+
+    @property
     def ca_path(self):
         return os.path.join(self.vars["edge_caddy_data_dir"], "pki", "authorities", "local", "root.crt")
 
@@ -233,3 +237,68 @@ def wait_for_status(edge, path, status, timeout=20):
             return last
         time.sleep(0.3)
     return last
+
+
+@contextlib.contextmanager
+def edge_with_whisperlive(workdir, **overrides):
+    """A real WhisperLive (role whisperlive's venv and launcher, tiny.en) behind
+    a real Caddy from the role's template. Holds the machine's heavy lock."""
+    from support import whisperlive as wl
+    with wl.heavy_lock():
+        venv = wl.ensure_venv()
+        server = wl.WhisperLiveServer(venv, os.path.join(workdir, "whisperlive.log"), max_clients=2).start()
+        edge = Edge(os.path.join(workdir, "edge"), dict({"edge_caddy_upstreams": ["127.0.0.1:%d" % server.port]},
+                                                        **overrides))
+        try:
+            edge.start()
+            if wait_for_status(edge, "/healthz/upstream", 200, timeout=60) != 200:
+                raise RuntimeError("the edge never saw WhisperLive healthy:\n" + edge.log_text())
+            yield {"server": server, "edge": edge, "venv": venv, "workdir": workdir}
+        finally:
+            edge.stop()
+            server.stop()
+
+
+def stream_sentence(ws_url, ssl_context, wav, results, on_half=None, source="127.0.0.1"):
+    """Send the WAV as 100 ms Float32 frames in real time; collect completed segments."""
+    import numpy as np
+    import soundfile
+    pcm, rate = soundfile.read(wav, dtype="float32")
+    assert rate == 16000
+    frames = [pcm[i:i + 1600] for i in range(0, len(pcm), 1600)]
+    completed = {}
+    from websockets.sync.client import connect
+    with connect(ws_url, ssl=ssl_context, open_timeout=30,
+                 source_address=(source, 0), max_size=None) as ws:
+        ws.send(json.dumps({"uid": "edge-test", "language": "en", "task": "transcribe", "model": "tiny.en",
+                            "use_vad": False, "same_output_threshold": 3}))
+        ready = json.loads(ws.recv(timeout=60))
+        assert ready.get("message") == "SERVER_READY", ready
+        receiver_done = threading.Event()
+
+        def receive():
+            try:
+                while True:
+                    msg = json.loads(ws.recv(timeout=30))
+                    for seg in msg.get("segments", []):
+                        if seg.get("completed"):
+                            completed[seg["start"]] = seg["text"]
+            except Exception as exc:  # the socket closes at the end
+                results["closed_by"] = repr(exc)
+            finally:
+                receiver_done.set()
+
+        thread = threading.Thread(target=receive, daemon=True)
+        thread.start()
+        for number, frame in enumerate(frames):
+            ws.send(np.ascontiguousarray(frame, dtype=np.float32).tobytes())
+            if number == len(frames) // 2 and on_half:
+                on_half()
+            time.sleep(0.1)
+        # Trailing silence is in the WAV; give the last segment time to complete.
+        deadline = time.monotonic() + 8
+        while time.monotonic() < deadline and "afternoon" not in " ".join(completed.values()).lower():
+            time.sleep(0.2)
+        ws.send("END_OF_AUDIO")
+        receiver_done.wait(10)
+    results["text"] = " ".join(completed[k] for k in sorted(completed, key=float)).lower()

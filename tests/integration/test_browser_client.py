@@ -1,0 +1,165 @@
+"""A real browser speaks into the page through the edge to a real WhisperLive.
+
+Debian's Chromium (driven by Playwright) gets a fake microphone that plays an
+espeak-ng WAV; the page is published by role browser_client (run for real
+with ansible-playbook), served by a real Caddy from role edge_caddy's
+template, in front of WhisperLive with tiny.en. Chromium trusts the edge's
+key by its SPKI pin (no blanket certificate-error bypass). A screenshot of
+each run lands in artifacts/browser/.
+"""
+
+import base64
+import hashlib
+import json
+import os
+import re
+import socket
+import ssl
+import time
+
+import pytest
+
+from support import speech
+from support.edge import REPO_ROOT, edge_with_whisperlive, run_playbook
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = os.path.join(REPO_ROOT, "artifacts", "browser")
+FRAME_BYTES = 1600 * 4   # 100 ms of Float32 at 16 kHz
+
+pytestmark = [
+    pytest.mark.slow, pytest.mark.integration,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium"),
+    pytest.mark.skipif(bool(speech.missing_tools()), reason="needs espeak-ng and sox"),
+]
+
+DEPLOY_PLAYBOOK = """---
+- name: Publish the browser client as playbook 320 does
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  roles:
+    - role: realtime_asr.whisperlive.browser_client
+"""
+
+# Makes the page's AudioContext ignore the 16 kHz it asks for, as browsers
+# that cannot open one at 16 kHz do: the worklet must resample (48 kHz -> 16 kHz).
+FORCE_48K = """
+(() => {
+  const Native = window.AudioContext;
+  window.AudioContext = class extends Native {
+    constructor(options) { super(Object.assign({}, options || {}, { sampleRate: 48000 })); }
+  };
+})();
+"""
+
+
+def spki_pin(port):
+    """base64 sha256 of the edge leaf certificate's public key."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE  # only reads the key to pin; the pin is what Chromium then checks
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        with ctx.wrap_socket(raw, server_hostname="localhost") as tls:
+            der = tls.getpeercert(binary_form=True)
+    key = x509.load_der_x509_certificate(der).public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    return base64.b64encode(hashlib.sha256(key).digest()).decode()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    workdir = str(tmp_path_factory.mktemp("browser"))
+    with edge_with_whisperlive(workdir) as parts:
+        yield parts
+
+
+@pytest.fixture(scope="module")
+def deployed(stack, tmp_path_factory):
+    edge = stack["edge"]
+    workdir = str(tmp_path_factory.mktemp("deploy"))
+    extra = {"browser_client_web_root": edge.vars["edge_caddy_web_root"],
+             "browser_client_models": [stack["server"].model_name]}
+    first = run_playbook(DEPLOY_PLAYBOOK, workdir, extra)
+    assert first.returncode == 0, first.stdout[-3000:]
+    second = run_playbook(DEPLOY_PLAYBOOK, workdir, extra)
+    assert second.returncode == 0 and re.search(r"changed=0\b", second.stdout), second.stdout[-3000:]
+    return edge
+
+
+@pytest.fixture(scope="module")
+def fake_mic(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("mic")
+    spoken = str(folder / "spoken.wav")
+    speech.make_speech_wav(spoken, rate=16000, encoding="int16", trailing_silence=4.0)
+    return spoken
+
+
+def test_config_json_lists_the_served_models(deployed, stack):
+    status, headers, body = deployed.request("/config.json")
+    assert status == 200
+    config = json.loads(body)
+    assert config["models"] == [stack["server"].model_name]
+    assert config["default_model"] == stack["server"].model_name
+    assert config["socket_url"] == "" and config["socket_path"] == "/ws"
+    assert config["use_vad"] is True and config["same_output_threshold"] == 3
+    for page in ("/", "/test-whisper.html", "/pcm-worklet.js", "/app.js", "/test_client.py"):
+        assert deployed.request(page)[0] == 200, page
+
+
+@pytest.mark.parametrize("mode", ["context-16k", "resampled-48k"])
+def test_spoken_words_appear_as_green_completed_segments(deployed, stack, fake_mic, mode):
+    from playwright.sync_api import sync_playwright
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    sent_binary, sent_text, received = [], [], []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync",
+                  "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                  "--use-file-for-fake-audio-capture=%s%%noloop" % fake_mic,
+                  "--ignore-certificate-errors-spki-list=" + spki_pin(deployed.https_port)])
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 720})
+            if mode == "resampled-48k":
+                page.add_init_script(FORCE_48K)
+
+            def on_websocket(ws):
+                ws.on("framesent", lambda payload: (sent_binary if isinstance(payload, bytes) else sent_text)
+                      .append(payload))
+                ws.on("framereceived", lambda payload: received.append(payload))
+
+            page.on("websocket", on_websocket)
+            page.goto(deployed.base + "/")
+            page.wait_for_selector("#model option", state="attached")
+            assert page.locator("#model").input_value() == stack["server"].model_name
+            started = time.monotonic()
+            page.click("#start")
+            page.wait_for_function(
+                "() => ['quick', 'fox', 'weather'].every((w) => Array.from("
+                "document.querySelectorAll('.segment.completed')).map((s) => s.textContent)"
+                ".join(' ').toLowerCase().includes(w))", timeout=60000)
+            seconds = time.monotonic() - started
+            completed = page.locator(".segment.completed").all_text_contents()
+            color = page.eval_on_selector(".segment.completed", "(el) => getComputedStyle(el).color")
+            fmt = page.inner_text("#format")
+            state = page.inner_text("#state")
+            page.screenshot(path=os.path.join(ARTIFACTS, "transcript-%s.png" % mode), full_page=True)
+            page.click("#stop")
+            page.wait_for_function("() => document.querySelector('#state').textContent === 'Stopped'",
+                                   timeout=15000)
+        finally:
+            browser.close()
+    print("%s: %s | %.1f s from Start to the words completed | %d binary frames | %s"
+          % (mode, fmt, seconds, len(sent_binary), " ".join(completed)))
+    assert color == "rgb(21, 128, 61)"      # green, from style.css
+    assert state.startswith("Listening")
+    # The first message is the session's options, then Float32 frames of 100 ms.
+    options = json.loads(sent_text[0])
+    assert options["model"] == stack["server"].model_name and options["same_output_threshold"] == 3
+    sizes = {len(frame) for frame in sent_binary}
+    assert sizes == {FRAME_BYTES}, sizes
+    assert len(sent_binary) >= 50            # at least the 5 s before the words completed
+    assert any("SERVER_READY" in str(message) for message in received)
+    assert ("resampled to 16000 Hz" in fmt) == (mode == "resampled-48k"), fmt
