@@ -103,6 +103,9 @@ def test_builder_context_holds_requirements_collection_and_steps(ee_context):
     build = ee_context / "_build"
     # The control node's pins, unchanged.
     assert _pins(str(build / "requirements.txt")) == _pins(CONTROL_TXT)
+    # System packages playbook 315 needs on the control node to speak its sentence.
+    bindep = (build / "bindep.txt").read_text().split()
+    assert "espeak-ng" in bindep and "sox" in bindep
     # The collection artefact of this checkout.
     artefact = build / "collection" / ARTEFACT
     assert artefact.is_file(), sorted(p.name for p in (build / "collection").iterdir())
