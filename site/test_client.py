@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, realtime_asr maintainers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
@@ -59,9 +58,9 @@ def load_library():
             return tuple(importlib.import_module("%s.%s" % (package, name)) for name in names)
         except ImportError as exc:
             problems.append("%s: %s" % (package, exc))
+    found = "; ".join(problems) or "not found"
     sys.exit("test_client.py: cannot import the client library (%s). Install the collection, run this "
-             "from a checkout, or put its module_utils folder next to this file." % ("; ".join(problems) or
-                                                                             "not found"))
+             "from a checkout, or put its module_utils folder next to this file." % found)
 
 
 def parse_args(argv=None):

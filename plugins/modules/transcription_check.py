@@ -28,7 +28,7 @@ description:
     C(no_segments), C(wer_too_high); the check never runs longer than O(timeout).
   - The check changes nothing, so it runs in check mode too and always reports C(changed=false).
 author:
-  - realtime_asr maintainers
+  - realtime_asr maintainers (@realtime-asr)
 requirements:
   - websockets >= 14 (sync client)
   - numpy
@@ -149,8 +149,11 @@ seealso:
     link: https://github.com/collabora/WhisperLive
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
+    details: The check only reads; it runs in check mode exactly as without it.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 """
 

@@ -26,23 +26,23 @@ pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
 CADDYFILE = """\
 {{
-	admin off
-	skip_install_trust
-	http_port {http_port}
-	https_port {https_port}
-	storage file_system {data}
+    admin off
+    skip_install_trust
+    http_port {http_port}
+    https_port {https_port}
+    storage file_system {data}
 }}
 https://localhost:{https_port} {{
-	tls internal
-	handle /ws* {{
-		reverse_proxy 127.0.0.1:{upstream_port}
-	}}
-	handle /down* {{
-		reverse_proxy 127.0.0.1:{closed_port}
-	}}
-	handle {{
-		respond "not here" 404
-	}}
+    tls internal
+    handle /ws* {{
+        reverse_proxy 127.0.0.1:{upstream_port}
+    }}
+    handle /down* {{
+        reverse_proxy 127.0.0.1:{closed_port}
+    }}
+    handle {{
+        respond "not here" 404
+    }}
 }}
 """
 
@@ -143,8 +143,8 @@ def test_playbook_315_derives_the_edge_from_the_inventory(caddy, whisperlive_ser
     cmd = [os.path.join(REPO_ROOT, ".venv", "bin", "ansible-playbook"), "-i", str(inventory),
            os.path.join(REPO_ROOT, "playbooks", "315_test_transcription.yml"), "-e", json.dumps(extra)]
     runs = []
-    for _ in range(2):
-        proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
+    for dummy in range(2):
+        proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
         assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-2000:]
         runs.append(json.loads(proc.stdout))
     results = {t["task"]["name"]: t["hosts"].get("localhost") for t in runs[0]["plays"][-1]["tasks"]}

@@ -102,8 +102,8 @@ class FakeWhisperLive(object):
             ws.close()
             return
         if mode == "warning_then_ok":
-            self._send(ws, uid=uid, status="WARNING", message="TensorRT-LLM not supported on Server yet. "
-                                                            "Reverting to available backend: 'faster_whisper'")
+            self._send(ws, uid=uid, status="WARNING",
+                       message="TensorRT-LLM not supported on Server yet. Reverting to available backend: 'faster_whisper'")
         self._send(ws, uid=uid, message="SERVER_READY", backend="faster_whisper")
         self._stream(ws, uid)
 
