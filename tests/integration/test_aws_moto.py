@@ -298,6 +298,20 @@ def test_undeclared_rules_are_purged_and_check_mode_only_reports(stack, built):
     assert playbook(stack, "030_security_groups").changed() == 0
 
 
+def test_public_web_opens_only_the_web_ports_to_the_internet(stack, built):
+    world = ["0.0.0.0/0", "::/0"]
+    playbook(stack, "030_security_groups",
+             extra={"security_groups_client_cidrs": world, "security_groups_public_web": True})
+    found = groups(stack)
+    assert rule_set(found["edge"]["IpPermissions"]) == {
+        ("tcp", port, port, cidr) for port in (443, 80) for cidr in world
+    } | {("tcp", 22, 22, cidr) for cidr in ADMIN_CIDRS}
+    assert all(source not in world for *_, source in rule_set(found["gpu"]["IpPermissions"]))
+    # Back to the declared client ranges: the world rules are purged.
+    assert playbook(stack, "030_security_groups").changed() == 1
+    assert all(source not in world for *_, source in rule_set(groups(stack)["edge"]["IpPermissions"]))
+
+
 def test_inventory_yields_gpu_and_edge_with_the_jump_host(stack, built):
     edge, gpu = instances(stack, "edge")[0], instances(stack, "gpu")[0]
     proc = subprocess.run(
