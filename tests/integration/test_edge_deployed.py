@@ -138,6 +138,22 @@ def test_invalid_config_never_goes_live(edge):
     assert https_status(edge["RASR_EDGE_URL"] + "healthz", edge["RASR_EDGE_CA_PATH"])[0] == 200
 
 
+def test_apt_method_in_check_mode(edge):
+    """Caddy's apt repository is out of reach here: check mode shows what the
+    apt method would do on this host, and changes nothing."""
+    before = host(edge, "sha256sum", "/etc/caddy/Caddyfile", "/etc/systemd/system/caddy.service").stdout
+    run = playbook(edge, "playbooks/305_edge_proxy.yml", "--check", "--diff",
+                   "-e", "edge_caddy_install_method=apt",
+                   # get_url sends a HEAD in check mode: a local key file stands in for the repository's.
+                   "-e", "edge_caddy_apt_key_url=file:///usr/share/keyrings/debian-archive-keyring.gpg")
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert re.search(r"changed: \[rasr-molecule-edge\].*\n?", run.stdout)
+    assert "Add Caddy's apt repository" in run.stdout
+    assert "ExecStart=/usr/bin/caddy run" in run.stdout       # the unit's diff
+    assert host(edge, "sha256sum", "/etc/caddy/Caddyfile", "/etc/systemd/system/caddy.service").stdout == before
+    assert host(edge, "test", "!", "-e", "/etc/apt/sources.list.d/caddy-stable.list", check=False).returncode == 0
+
+
 def test_clients_tag_touches_only_the_web_root(edge):
     pid = host(edge, "systemctl", "show", "caddy", "-p", "MainPID", "--value").stdout.strip()
     started = time.monotonic()
