@@ -365,3 +365,83 @@ def test_configure_playbook_refuses_a_broken_survey_before_contacting_awx(tmp_pa
     assert "Survey of job template 'site': question 0 (survey_gpu_count) lacks 'choices'" in proc.stdout, proc.stdout[-3000:]
     assert "Survey of job template 'stop': question 0 (survey_wait_timeout): default 5 is outside [60, 3600]" in proc.stdout
     assert "127.0.0.1:9" not in proc.stdout
+
+
+# playbooks/awx_configure.yml against a stand-in for AWX's API on 127.0.0.1
+# (tests/unit/fake_awx_controller.py): what it creates, that a second apply
+# changes nothing, check mode, and a missing credential.
+
+def _controller(credentials=("realtime-asr AWS", "realtime-asr SSH")):
+    from fake_awx_controller import FakeController  # pytest puts this test folder on sys.path
+
+    controller = FakeController()
+    org = controller.add("organizations", name="Default")
+    for name in credentials:
+        controller.add("credentials", name=name, organization=org["id"])
+    return controller
+
+
+def _configure(controller, *extra):
+    argv = [_tool("ansible-playbook"), "-i", "localhost,", "playbooks/awx_configure.yml",
+            "-e", "ansible_python_interpreter=%s" % sys.executable,
+            "-e", "awx_configure_ee_image=registry.invalid/realtime-asr-ee:0.1.0"]
+    for item in extra:
+        argv += ["-e", item] if not item.startswith("--") else [item]
+    proc = _run(argv, env={"CONTROLLER_HOST": controller.url, "CONTROLLER_OAUTH_TOKEN": "test-token",
+                           "CONTROLLER_VERIFY_SSL": "false"}, check=False)
+    recap = re.search(r"localhost\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=\d+\s+failed=(\d+)", proc.stdout)
+    assert recap, proc.stdout[-3000:] + proc.stderr[-2000:]
+    return proc, int(recap.group(2)), int(recap.group(3))
+
+
+def _as_dict(value):
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def test_configure_creates_everything_and_a_second_apply_changes_nothing():
+    region = ["awx_configure_aws_region=eu-west-1", "awx_configure_aws_stack_name=demo"]
+    with _controller() as controller:
+        proc, changed, failed = _configure(controller, *region)
+        assert failed == 0, proc.stdout[-3000:]
+        assert changed > 0 and controller.writes
+
+        prefix = CONTROLLER_VARS["awx_configure_name_prefix"]
+        (ee,) = controller.find("execution_environments", prefix + " EE")
+        assert ee["image"] == "registry.invalid/realtime-asr-ee:0.1.0"
+        (project,) = controller.find("projects", prefix)
+        assert project["scm_url"] == GALAXY["repository"] + ".git"
+        assert project["default_environment"] == ee["id"]
+        (source,) = controller.find("inventory_sources", prefix + " aws_ec2")
+        assert (source["source"], source["source_path"], source["source_project"]) == ("scm", "inventory/aws/aws_ec2.yml", project["id"])
+        assert _as_dict(source["source_vars"]) == {"AWS_REGION": "eu-west-1", "RASR_AWS_STACK": "demo"}
+
+        credential_ids = {c["name"]: c["id"] for c in controller.objects["credentials"].values()}
+        for key, template in TEMPLATES.items():
+            (job,) = controller.find("job_templates", "%s %s" % (prefix, template["name"]))
+            assert job["playbook"] == template["playbook"]
+            assert job["job_tags"] == template["job_tags"]
+            assert job["survey_enabled"] is True
+            assert controller.surveys[job["id"]] == template["survey"], key
+            wanted = {credential_ids[CONTROLLER_VARS["awx_configure_credentials"][c]] for c in template["credentials"]}
+            assert set(controller.credentials_of[job["id"]]) == wanted, key
+            assert _as_dict(job["extra_vars"]) == {"aws_ssh_public_key_path": "", "aws_region": "eu-west-1", "aws_stack_name": "demo"}
+
+        controller.writes.clear()
+        proc, changed, failed = _configure(controller, *region)
+        assert (failed, changed) == (0, 0), proc.stdout[-3000:]
+        assert controller.writes == []
+
+        # Check mode sees a changed survey and writes nothing.
+        edited = json.loads(json.dumps(TEMPLATES))
+        edited["clients"]["survey"]["spec"][0]["question_description"] = "Edited."
+        proc, changed, failed = _configure(controller, *(region + [json.dumps({"awx_configure_job_templates": edited}), "--check"]))
+        assert (failed, changed) == (0, 1), proc.stdout[-3000:]
+        assert controller.writes == []
+
+
+def test_configure_names_missing_credentials_and_writes_nothing():
+    with _controller(credentials=("realtime-asr AWS",)) as controller:
+        proc, _, failed = _configure(controller)
+        assert failed == 1
+        assert "Create these credentials in AWX first" in proc.stdout and "realtime-asr SSH" in proc.stdout
+        assert controller.writes == []
