@@ -6,6 +6,7 @@ gets a clear ERROR for any other name (nothing is downloaded); the API key
 is enforced. Heavy: builds the cached venv once and holds the machine lock.
 """
 
+import contextlib
 import json
 import os
 import shutil
@@ -59,20 +60,26 @@ def served(tmp_path_factory):
 
 
 def first_reply(url, headers, model=None, hold=None, barrier=None):
-    """Send the first message, return the server's first JSON reply (keep the socket in `hold`)."""
-    ws = connect(url, additional_headers=headers, open_timeout=10)
+    """Send the first message, return the server's first JSON reply.
+
+    With `hold` (an ExitStack) the socket stays open until the stack closes.
+    """
+    stack = hold if hold is not None else contextlib.ExitStack()
+    with contextlib.ExitStack() as local:
+        if hold is None:
+            local.enter_context(stack)
+        ws = stack.enter_context(connect(url, additional_headers=headers, open_timeout=10))
+        return _first_reply(ws, model, barrier)
+
+
+def _first_reply(ws, model, barrier):
     if barrier is not None:
         barrier.wait(timeout=30)
     options = {"uid": str(uuid.uuid4()), "language": "en", "task": "transcribe", "use_vad": False}
     if model is not None:
         options["model"] = model
     ws.send(json.dumps(options))
-    reply = json.loads(ws.recv(timeout=30))
-    if hold is not None:
-        hold.append(ws)
-    else:
-        ws.close()
-    return reply
+    return json.loads(ws.recv(timeout=30))
 
 
 def kind(reply):
@@ -81,18 +88,17 @@ def kind(reply):
 
 def test_burst_never_exceeds_max_clients(served):
     for attempt in range(3):
-        replies, sockets, barrier = [], [], threading.Barrier(8)
+        replies, barrier = [], threading.Barrier(8)
+        with contextlib.ExitStack() as sockets:
 
-        def one():
-            replies.append(kind(first_reply(served["url"], served["headers"], hold=sockets, barrier=barrier)))
+            def one():
+                replies.append(kind(first_reply(served["url"], served["headers"], hold=sockets, barrier=barrier)))
 
-        threads = [threading.Thread(target=one) for _ in range(8)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
-        for ws in sockets:
-            ws.close()
+            threads = [threading.Thread(target=one) for _ in range(8)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=60)
         assert sorted(replies) == ["SERVER_READY"] * 2 + ["WAIT"] * 6, (attempt, replies)
         time.sleep(1)  # the server frees the slots after the close
 
