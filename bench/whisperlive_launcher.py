@@ -54,7 +54,7 @@ def probe(python, url, wav=None, retries=1):
     command = [python, PROBE, "--url", url, "--timeout", "10", "--retries", str(retries)]
     if wav:
         command += ["--wav", wav]
-    out = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    out = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     return json.loads(out.stdout)
 
 
@@ -70,7 +70,7 @@ def burst(url, clients=8):
             message = json.loads(ws.recv(timeout=60))
             replies.append(message.get("message") == "SERVER_READY")
 
-        threads = [threading.Thread(target=one) for _ in range(clients)]
+        threads = [threading.Thread(target=one) for client in range(clients)]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -92,7 +92,7 @@ def server(command, port, log):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args(argv)
     results = {"launcher": [], "upstream_burst": []}
@@ -102,7 +102,7 @@ def main(argv=None):
         wav = make_speech_wav(os.path.join(tmp, "sentence.wav"), SENTENCE)
         model = model_path(venv)
         log = open(os.path.join(tmp, "server.log"), "ab")
-        for _ in range(args.runs):
+        for run in range(args.runs):
             port = free_port()
             url = "ws://127.0.0.1:%d/" % port
             command = [python, LAUNCHER, "--host", "127.0.0.1", "--port", str(port),
@@ -116,6 +116,7 @@ def main(argv=None):
                 spoken = probe(python, url, wav=wav)
                 row.update(first_segment=spoken.get("first_segment_s"), audio_s=spoken.get("audio_s"),
                            rss_after_mb=rss_mb(process.pid), burst_admitted=burst(url), ready=ready["ready"])
+                row["run"] = run + 1
                 results["launcher"].append(row)
             port = free_port()
             with server([python, "-c", UPSTREAM, str(port), model], port, log):

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, realtime_asr maintainers
 # Apache License 2.0 (see the collection's LICENSE)
