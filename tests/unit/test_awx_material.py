@@ -332,7 +332,15 @@ def test_survey_answers_become_prefixed_variables_on_every_host(tmp_path):
 
 
 def test_no_survey_answers_change_nothing(tmp_path):
-    _, results = _map_run(tmp_path, {})
+    proc, results = _map_run(tmp_path, {})
+    assert "skipping: no hosts matched" in proc.stdout  # the mapping play costs nothing
+    for seen in results.values():
+        assert seen["awx_survey__applied"] is None
+        assert all(seen[t["var"]] is None for t in _survey_map().values())
+
+
+def test_blank_answers_only_set_nothing(tmp_path):
+    _, results = _map_run(tmp_path, {"survey_server_name": "", "survey_client_cidrs": []})
     assert results["localhost"]["awx_survey__applied"] == {}
     for seen in results.values():
         assert all(seen[t["var"]] is None for t in _survey_map().values())
