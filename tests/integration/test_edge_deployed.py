@@ -66,7 +66,8 @@ def host(edge, *argv, check=True):
 def playbook(edge, *args):
     command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i",
                edge["RASR_EDGE_INVENTORY"]] + list(args)
-    return subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=REPO_ROOT, check=False)
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    return subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=REPO_ROOT, env=env, check=False)
 
 
 @pytest.fixture(scope="module")

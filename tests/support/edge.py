@@ -58,7 +58,7 @@ def run_playbook(playbook_text, workdir, extra_vars, timeout=120):
     extra_vars = dict({"ansible_python_interpreter": os.path.join(VENV_BIN, "python")}, **extra_vars)
     with open(vars_path, "w") as handle:
         json.dump(extra_vars, handle)
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO_ROOT, "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO_ROOT, "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
     return subprocess.run(
         [ANSIBLE_PLAYBOOK, "-i", "localhost,", path, "-e", "@" + vars_path],
         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
