@@ -139,6 +139,20 @@ def test_invalid_config_never_goes_live(edge):
     assert https_status(edge["RASR_EDGE_URL"] + "healthz", edge["RASR_EDGE_CA_PATH"])[0] == 200
 
 
+def test_config_change_reloads_without_restart(edge):
+    pid = host(edge, "systemctl", "show", "caddy", "-p", "MainPID", "--value").stdout.strip()
+    try:
+        run = playbook(edge, "playbooks/305_edge_proxy.yml", "-e", "edge_caddy_lb_try_duration=4s")
+        assert run.returncode == 0, run.stdout[-3000:]
+        assert "RUNNING HANDLER [realtime_asr.whisperlive.edge_caddy : Reload caddy (systemd)]" in run.stdout
+        assert "Restart caddy" not in run.stdout
+        assert "lb_try_duration 4s" in host(edge, "cat", "/etc/caddy/Caddyfile").stdout
+    finally:
+        assert playbook(edge, "playbooks/305_edge_proxy.yml").returncode == 0
+    assert host(edge, "systemctl", "show", "caddy", "-p", "MainPID", "--value").stdout.strip() == pid
+    assert https_status(edge["RASR_EDGE_URL"] + "healthz", edge["RASR_EDGE_CA_PATH"])[0] == 200
+
+
 def test_apt_method_in_check_mode(edge):
     """Caddy's apt repository is out of reach here: check mode shows what the
     apt method would do on this host, and changes nothing."""
