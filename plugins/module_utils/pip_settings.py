@@ -111,9 +111,24 @@ def settings_from_config(config, host_prefix=""):
     }
 
 
+_CACHE = {}
+
+
 def read_pip_settings(python=None, host_prefix="", runner=subprocess.run):
-    """Run ``pip config list`` with ``python`` (default: this interpreter)."""
+    """Run ``pip config list`` with ``python`` (default: this interpreter).
+
+    The output is cached per interpreter for the life of the process: one
+    playbook run reads pip's configuration once per worker, not once per
+    variable that refers to it.
+    """
     command = [python or sys.executable, "-m", "pip", "config", "list"]
+    key = (tuple(command), runner)
+    if key not in _CACHE:
+        _CACHE[key] = _run_pip_config(command, runner)
+    return settings_from_config(parse_config_list(_CACHE[key]), host_prefix)
+
+
+def _run_pip_config(command, runner):
     try:
         result = runner(command, capture_output=True, text=True, timeout=60, check=False)
     except (OSError, subprocess.SubprocessError) as exc:
@@ -122,4 +137,4 @@ def read_pip_settings(python=None, host_prefix="", runner=subprocess.run):
         raise PipSettingsError(
             "%s failed (rc=%s): %s" % (" ".join(command), result.returncode, result.stderr.strip())
         )
-    return settings_from_config(parse_config_list(result.stdout), host_prefix)
+    return result.stdout
