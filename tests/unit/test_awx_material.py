@@ -453,3 +453,17 @@ def test_configure_names_missing_credentials_and_writes_nothing():
         assert failed == 1
         assert "Create these credentials in AWX first" in proc.stdout and "realtime-asr SSH" in proc.stdout
         assert controller.writes == []
+
+
+@pytest.mark.parametrize("answer,passes_the_guard", [("not-the-stack", False), ("whisperlive", True)])
+def test_teardown_survey_answer_reaches_playbook_900(answer, passes_the_guard):
+    """The 900 job template's one answer, through the real playbook and the AWS
+    inventory, with every AWS call sent to a closed port on loopback."""
+    env = {"AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+           "AWS_REGION": "us-east-1", "RASR_AWS_STACK": "whisperlive", "AWS_MAX_ATTEMPTS": "1"}
+    proc = _run([_tool("ansible-playbook"), "-i", "inventory/aws", "playbooks/900_teardown.yml",
+                 "-e", "survey_teardown_confirm=%s" % answer], env=env, check=False)
+    assert proc.returncode != 0  # nothing answers on 127.0.0.1:9
+    guard_failed = "To confirm, run again with -e aws_teardown_confirm=whisperlive" in proc.stdout
+    reached_aws = "Could not connect to the endpoint URL" in proc.stdout.split("TASK [Check the teardown is confirmed]")[-1]
+    assert (guard_failed, reached_aws) == (not passes_the_guard, passes_the_guard), proc.stdout[-3000:]
