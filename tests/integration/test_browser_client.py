@@ -163,3 +163,74 @@ def test_spoken_words_appear_as_green_completed_segments(deployed, stack, fake_m
     assert len(sent_binary) >= 50            # at least the 5 s before the words completed
     assert any("SERVER_READY" in str(message) for message in received)
     assert ("resampled to 16000 Hz" in fmt) == (mode == "resampled-48k"), fmt
+
+
+class ScriptedServer(object):
+    """A stand-in WhisperLive that answers every session with one scripted
+    message and closes, as the real server does for WAIT and ERROR."""
+
+    def __init__(self, message):
+        from support.edge import free_port
+        self.port = free_port()
+        self.message = message
+        self.sessions = []
+
+    def _handler(self, ws):
+        self.sessions.append(json.loads(ws.recv(timeout=10)))
+        ws.send(json.dumps(dict(self.message, uid=self.sessions[-1]["uid"])))
+        ws.close()
+
+    def __enter__(self):
+        import threading
+        from websockets.sync.server import serve
+        self.server = serve(self._handler, "127.0.0.1", self.port)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+
+
+@pytest.mark.parametrize("message, shown", [
+    ({"status": "WAIT", "message": 2.4}, "WAIT: all transcription slots are in use; about 2 minute(s)"),
+    ({"status": "ERROR", "message": "model not available"}, "ERROR from the server: model not available"),
+])
+def test_server_states_are_shown_in_words_and_the_page_reconnects(tmp_path, fake_mic, message, shown):
+    from playwright.sync_api import sync_playwright
+    from support.edge import Edge
+    with ScriptedServer(message) as server:
+        edge = Edge(str(tmp_path / "edge"), {"edge_caddy_upstreams": ["127.0.0.1:%d" % server.port]})
+        try:
+            edge.start()
+            extra = {"browser_client_web_root": edge.vars["edge_caddy_web_root"], "browser_client_models": ["tiny.en"]}
+            assert run_playbook(DEPLOY_PLAYBOOK, str(tmp_path), extra).returncode == 0
+            with sync_playwright() as pw:
+                browser = pw.chromium.launch(
+                    executable_path=CHROMIUM, headless=True,
+                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                          "--disable-component-update", "--disable-sync",
+                          "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                          "--use-file-for-fake-audio-capture=%s%%noloop" % fake_mic,
+                          "--ignore-certificate-errors-spki-list=" + spki_pin(edge.https_port)])
+                try:
+                    page = browser.new_page()
+                    page.goto(edge.base + "/")
+                    page.wait_for_selector("#model option", state="attached")
+                    page.click("#start")
+                    page.wait_for_function("(text) => document.querySelector('#message').textContent.includes(text)",
+                                           arg=shown, timeout=20000)
+                    # Backoff: the first retry comes after 0.5-1 s.
+                    deadline = time.monotonic() + 15
+                    while len(server.sessions) < 2 and time.monotonic() < deadline:
+                        time.sleep(0.2)
+                    os.makedirs(ARTIFACTS, exist_ok=True)
+                    page.screenshot(path=os.path.join(ARTIFACTS, "state-%s.png" % message["status"].lower()))
+                    state = page.inner_text("#state")
+                    page.click("#stop")
+                finally:
+                    browser.close()
+        finally:
+            edge.stop()
+    assert len(server.sessions) >= 2, server.sessions      # reconnected by itself
+    assert server.sessions[0]["model"] == "tiny.en"
+    assert state in ("Server busy", "Server error", "Reconnecting…", "Waiting for the server…")
