@@ -107,6 +107,24 @@ def test_config_json_lists_the_served_models(deployed, stack):
         assert deployed.request(page)[0] == 200, page
 
 
+def test_downloaded_test_client_runs_against_the_edge(deployed, stack, fake_mic, tmp_path):
+    """What a user does: fetch test_client.py and its module_utils/ from the
+    edge, then check the edge with the edge's CA."""
+    import subprocess
+    import sys
+    os.makedirs(str(tmp_path / "module_utils"))
+    for name in ("test_client.py", "module_utils/errors.py", "module_utils/audio.py",
+                 "module_utils/wer.py", "module_utils/whisperlive_client.py"):
+        status, _, body = deployed.request("/" + name)
+        assert status == 200, name
+        (tmp_path / name).write_text(body)
+    result = subprocess.run([sys.executable, str(tmp_path / "test_client.py"), deployed.ws_url, fake_mic,
+                             "--ca", deployed.ca_path, "--expected", speech.SENTENCE, "--max-wer", "0.35"],
+                            cwd=str(tmp_path), capture_output=True, text=True, timeout=180, check=False)
+    print(result.stdout[-800:])
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+
+
 @pytest.mark.parametrize("mode", ["context-16k", "resampled-48k"])
 def test_spoken_words_appear_as_green_completed_segments(deployed, stack, fake_mic, mode):
     from playwright.sync_api import sync_playwright
