@@ -62,7 +62,7 @@ def one_stream(url, clip, ca_path, pace=1.0):
 def bench_edge(args, clip):
     sides = {"edge": args.ws_url, "direct": args.direct_url}
     runs = {name: [] for name in sides}
-    for _ in range(args.runs):
+    for _run in range(args.runs):
         for name, url in sides.items():  # interleaved
             runs[name].append(one_stream(url, clip, args.ca_path))
     out = {}
@@ -86,7 +86,7 @@ def sustained(url, clip, ca_path, count, final_limit):
         except errors.TranscriptionCheckError as exc:
             results.append({"error": type(exc).__name__})
 
-    threads = [threading.Thread(target=run) for _ in range(count)]
+    threads = [threading.Thread(target=run) for _stream in range(count)]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -43,4 +43,3 @@ def long_speech_wav(tmp_path_factory):
         pytest.skip("espeak-ng and sox are needed")
     path = str(tmp_path_factory.mktemp("speech") / "long.wav")
     return make_speech_wav(path, " ".join([SENTENCE] * 3))
-

@@ -51,8 +51,6 @@ class Stack(object):
                               cwd=REPO, check=False)
 
 
-
-
 def wait_until(predicate, timeout, interval=0.25):
     """Poll ``predicate`` until it returns a truthy value; return it, or None at timeout."""
     deadline = time.monotonic() + timeout

@@ -130,7 +130,7 @@ def test_more_streams_than_max_clients_get_wait_through_the_edge(stack, speech_w
         barrier.wait(30)
         return transcribe(stack, speech_wav, wait_for_slot=0, timeout=180)
 
-    runs = [in_thread(one) for _ in range(count)]
+    runs = [in_thread(one) for _stream in range(count)]
     for run in runs:
         run["thread"].join(240)
     admitted = [run["result"] for run in runs if "result" in run]
@@ -167,7 +167,7 @@ def test_connect_disconnect_cycles_leave_memory_and_threads_flat(stack):
     time.sleep(2)
     rss_before, threads_before = stack.process_figures(stack.gpu, WHISPERLIVE_UNIT)
     started = time.monotonic()
-    for _ in range(200):
+    for _cycle in range(200):
         handshake(stack, context)
     elapsed = time.monotonic() - started
     settled = wait_until(

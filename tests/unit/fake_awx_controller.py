@@ -137,7 +137,7 @@ class FakeController(object):
                     return self._reply(200, obj)
 
             def do_POST(self):
-                kind, oid, sub, _ = self._route()
+                kind, oid, sub = self._route()[:3]
                 data = self._body()
                 with controller._lock:
                     if kind not in KINDS:
@@ -161,7 +161,7 @@ class FakeController(object):
                     return self._reply(405, {"detail": "Method not allowed."})
 
             def do_PATCH(self):
-                kind, oid, _, _ = self._route()
+                kind, oid = self._route()[:2]
                 data = self._body()
                 with controller._lock:
                     obj = controller.objects.get(kind, {}).get(oid)
@@ -172,7 +172,7 @@ class FakeController(object):
                     return self._reply(200, obj)
 
             def do_DELETE(self):
-                kind, oid, sub, _ = self._route()
+                kind, oid, sub = self._route()[:3]
                 with controller._lock:
                     controller.writes.append(("DELETE", self.path, None))
                     if sub == "survey_spec":
