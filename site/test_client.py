@@ -81,6 +81,8 @@ def parse_args(argv=None):
     parser.add_argument("--timeout", type=float, default=60, help="upper bound for the whole run, seconds")
     parser.add_argument("--finalize-timeout", type=float, default=10,
                         help="seconds of silence to send while waiting for the last segment")
+    parser.add_argument("--stable-messages", type=int, default=3,
+                        help="take the last partial as final once its words repeat this often (0: wait for the server)")
     parser.add_argument("--wait-for-slot", type=float, default=0, help="seconds to retry while the server says WAIT")
     parser.add_argument("--ca", dest="ca_path", help="CA file to trust for wss:// (e.g. Caddy's root.crt)")
     parser.add_argument("--insecure", action="store_true", help="do not verify the TLS certificate")
@@ -137,7 +139,8 @@ class Printer(object):
             self.line(elapsed, "all %.2fs of audio sent; streaming silence until the last segment completes"
                       % payload)
         elif name == "final":
-            self.line(elapsed, "final segment completed")
+            self.line(elapsed, "final: %s" % ("the server completed the last segment" if payload == "server"
+                                              else "the last segment's words stopped changing"))
         elif name == "end_of_audio":
             self.line(elapsed, "END_OF_AUDIO sent")
         elif name == "closed":
@@ -156,7 +159,7 @@ def main(argv=None):
             args.url, clip, expected_text=args.expected, max_wer=args.max_wer, on_event=printer,
             language=args.language, model=args.model, task=args.task, use_vad=args.vad, pace=args.pace,
             chunk_ms=args.chunk_ms, same_output_threshold=args.same_output_threshold, timeout=args.timeout,
-            finalize_timeout=args.finalize_timeout, wait_for_slot=args.wait_for_slot, ca_path=args.ca_path,
+            finalize_timeout=args.finalize_timeout, stable_messages=args.stable_messages, wait_for_slot=args.wait_for_slot, ca_path=args.ca_path,
             validate_certs=not args.insecure, token=args.token, headers=args.headers)
     except errors.TranscriptionCheckError as exc:
         print("FAILED (%s): %s" % (exc.kind, exc.message), file=sys.stderr)
@@ -167,7 +170,7 @@ def main(argv=None):
     print("transcript: %s" % result["transcript"])
     if result["wer"] is not None:
         print("WER:        %.3f" % result["wer"])
-    print("finalized:  %s" % result["finalized"])
+    print("finalized:  %s%s" % (result["finalized"], " (%s)" % result["finalized_by"] if result["finalized"] else ""))
     print("latency:    %s" % ", ".join("%s %s" % (k, "-" if v is None else "%.3fs" % v)
                                        for k, v in result["latency"].items()))
     print("realtime factor: %s over %.2fs of audio" % (result["realtime_factor"], result["audio_seconds"]))

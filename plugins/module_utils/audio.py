@@ -48,6 +48,15 @@ class Clip(object):
     def seconds(self):
         return len(self.samples) / float(TARGET_RATE)
 
+    @property
+    def speech_end(self):
+        """Seconds to the last sample within 20 dB of the peak (0.0 for silence)."""
+        if not len(self.samples):
+            return 0.0
+        level = np.abs(self.samples)
+        loud = np.flatnonzero(level >= 0.1 * float(level.max())) if level.max() > 0 else []
+        return (loud[-1] + 1) / float(TARGET_RATE) if len(loud) else 0.0
+
     def describe(self):
         return {
             "path": self.path,

@@ -29,10 +29,15 @@ Protocol (read from whisper_live/server.py and backend/base.py, 0.10.0):
 
 How a final transcript is obtained (point 5 loses pending text): after the
 last frame of the input audio, the client keeps the "microphone" open and
-streams silence in real time, as a browser would, until the server marks
-the last segment completed (it does so once its text has repeated
-``same_output_threshold`` times) or ``finalize_timeout`` passes. Only then
-does it send END_OF_AUDIO. The transcript is the completed segments in
+streams silence in real time, as a browser would, until the transcript is
+final or ``finalize_timeout`` passes. Final means: the server marked the
+last segment completed (it does so once its text has repeated exactly
+``same_output_threshold`` times), or the last partial came back with the
+same words ``stable_messages`` times in a row while reaching to within
+STABLE_END_SLACK_S of the end of the speech in the audio (the server
+compares exact text, so a comma that comes and goes keeps it from ever
+completing). Only
+then does it send END_OF_AUDIO. The transcript is the completed segments in
 time order, each once, plus the last partial when the server never
 completed it (``include_partial``).
 """
@@ -87,6 +92,9 @@ STATUS_WARNING = "WARNING"
 
 # How long to wait for the server to close after END_OF_AUDIO.
 CLOSE_WAIT_S = 2.0
+# A partial counts toward "stable" only once it reaches this close to the
+# end of the speech in the audio (Whisper's segment ends are approximate).
+STABLE_END_SLACK_S = 1.0
 # Pause between two tries while the server answers WAIT.
 SLOT_RETRY_S = 2.0
 
@@ -203,6 +211,9 @@ class StreamSession(object):
         self.marks = {}
         self.uid = options.get("uid") or str(uuid.uuid4())
         self.closed_by_server = False
+        self.finalized_by = None
+        self._stable_words = None
+        self._stable_count = 0
 
     # -- bookkeeping ---------------------------------------------------
     def _now(self):
@@ -247,6 +258,7 @@ class StreamSession(object):
             "transcript": self.transcript.text(self.opt["include_partial"]),
             "segments": self.transcript.segments(self.opt["include_partial"]),
             "finalized": "final" in m,
+            "finalized_by": self.finalized_by,
             "audio_seconds": audio_seconds,
             "realtime_factor": rtf,
             "latency": {
@@ -318,6 +330,25 @@ class StreamSession(object):
         }
 
     # -- receiving -----------------------------------------------------
+    def _check_final(self):
+        """After the audio: is the transcript final (by the server, or stable)?"""
+        if self.transcript.last_message_final:
+            self.finalized_by = "server"
+        elif (self.transcript.partial is not None and self.opt["stable_messages"] and self.opt["include_partial"]
+              and self.transcript.partial["end"] >= self.clip.speech_end - STABLE_END_SLACK_S):
+            words = wer_utils.normalise(self.transcript.partial["text"])
+            if words and words == self._stable_words:
+                self._stable_count += 1
+            else:
+                self._stable_words, self._stable_count = words, 1
+            if self._stable_count < self.opt["stable_messages"]:
+                return
+            self.finalized_by = "stable"
+        else:
+            return
+        self._mark("final")
+        self._emit("final", self.finalized_by)
+
     def _handle(self, raw):
         if not isinstance(raw, str):
             raise ProtocolError("server sent a binary frame; WhisperLive only sends JSON text", self.details())
@@ -351,10 +382,8 @@ class StreamSession(object):
                 self._mark("first_segment")
             if changed:
                 self._emit("segments", self.transcript.segments(include_partial=True))
-            if ("audio_end" in self.marks and self.transcript.last_message_final
-                    and "final" not in self.marks):
-                self._mark("final")
-                self._emit("final", self.transcript.text(include_partial=False))
+            if "audio_end" in self.marks and "final" not in self.marks:
+                self._check_final()
             return ("segments", msg)
         if "language" in msg:
             self.language = msg.get("language")
@@ -434,6 +463,15 @@ class StreamSession(object):
             self._mark("closed")
             self._emit("closed")
 
+    def _drain(self, ws):
+        """Handle the messages that arrived before the socket closed."""
+        while True:
+            try:
+                raw = ws.recv(timeout=0)
+            except (ConnectionClosed, TimeoutError):
+                return
+            self._handle(raw)
+
     def run(self):
         wait_until = self.t0 + self.opt["wait_for_slot"]
         while True:
@@ -444,11 +482,15 @@ class StreamSession(object):
             self._emit("connected")
             try:
                 with ws:
-                    minutes = self._handshake(ws)
-                    if minutes is None:
-                        self._stream(ws)
-                        self._finish(ws)
-                        return self.details()
+                    try:
+                        minutes = self._handshake(ws)
+                        if minutes is None:
+                            self._stream(ws)
+                            self._finish(ws)
+                            return self.details()
+                    except ConnectionClosed:
+                        self._drain(ws)  # a DISCONNECT or ERROR sent before the close explains it
+                        raise
             except ConnectionClosed as exc:
                 phase = "before SERVER_READY" if "server_ready" not in self.marks else "while streaming"
                 raise StreamClosed(
@@ -483,6 +525,7 @@ DEFAULTS = {
     "wait_for_slot": 0.0,
     "same_output_threshold": 3,
     "finalize_timeout": 10.0,
+    "stable_messages": 3,
     "include_partial": True,
     "uid": None,
 }

@@ -19,8 +19,8 @@ description:
   - Any WAV file works (16/24/32-bit integer or float samples, mono or stereo, 8 to 48 kHz); it
     is downmixed and resampled with libsoxr. Other formats and empty files are refused.
   - After the audio, the module keeps the stream open and sends silence in real time, like an
-    open microphone, until the server marks the last segment completed or O(finalize_timeout)
-    passes; only then does it send C(END_OF_AUDIO), because the server closes at once on it.
+    open microphone, until the server marks the last segment completed, the words of the last
+    segment stop changing (O(stable_messages)), or O(finalize_timeout) passes; only then does it send C(END_OF_AUDIO), because the server closes at once on it.
   - The transcript is the completed segments in time order, each once, plus the last partial
     segment when the server never completed it (O(include_partial)).
   - Every failure names its class in RV(failure), for example C(connection_refused), C(dns),
@@ -110,6 +110,14 @@ options:
         RV(finalized) is false.
     type: float
     default: 10
+  stable_messages:
+    description:
+      - Also take the transcript as final once the last partial segment has come back with the same words
+        (case and punctuation ignored) this many times in a row, reaching to within a second of the end of
+        the speech in the audio. The server itself compares exact text, so a comma that comes and goes
+        keeps it from completing the segment. C(0) waits for the server alone.
+    type: int
+    default: 3
   include_partial:
     description:
       - Append the last, never completed, segment to the transcript.
@@ -207,10 +215,17 @@ segments:
       description: False only for a last segment the server never completed.
       type: bool
 finalized:
-  description: True when the server completed the last segment before C(END_OF_AUDIO).
+  description: True when the transcript was final before C(END_OF_AUDIO) (see RV(finalized_by)).
   returned: success
   type: bool
   sample: true
+finalized_by:
+  description:
+    - C(server) when the server marked the last segment completed, C(stable) when the words of the last
+      partial stopped changing (O(stable_messages)), null when O(finalize_timeout) passed first.
+  returned: success
+  type: str
+  sample: server
 wer:
   description: Word error rate against O(expected_text), after lower-casing and removing punctuation; null without it.
   returned: success
@@ -318,7 +333,7 @@ LIBRARIES = (
 
 CLIENT_OPTIONS = (
     "language", "model", "task", "use_vad", "same_output_threshold", "chunk_ms", "pace",
-    "timeout", "finalize_timeout", "include_partial", "validate_certs", "ca_path", "headers",
+    "timeout", "finalize_timeout", "stable_messages", "include_partial", "validate_certs", "ca_path", "headers",
     "token", "wait_for_slot",
 )
 
@@ -346,6 +361,7 @@ def main():
             pace=dict(type="float", default=1.0),
             timeout=dict(type="float", default=60),
             finalize_timeout=dict(type="float", default=10),
+            stable_messages=dict(type="int", default=3),
             include_partial=dict(type="bool", default=True),
             validate_certs=dict(type="bool", default=True),
             ca_path=dict(type="path"),

@@ -29,10 +29,10 @@ def _seg(start, end, text, completed):
 
 class FakeWhisperLive(object):
     """Modes: ok, wait, wait_then_ok, error, warning_then_ok, disconnect, close_mid_stream,
-    no_segments, silent, never_final, two_sentences, garbage, binary."""
+    no_segments, silent, never_final, flicker, two_sentences, garbage, binary."""
 
     def __init__(self, mode="ok", words=("hello", "world"), http_status=None, ssl_context=None,
-                 token=None, silence_to_complete=0.3, waits=1):
+                 token=None, silence_to_complete=0.3, waits=1, segment_end=None):
         self.mode = mode
         self.words = list(words)
         self.http_status = http_status
@@ -40,6 +40,7 @@ class FakeWhisperLive(object):
         self.token = token
         self.silence_to_complete = silence_to_complete
         self.waits = waits
+        self.segment_end = segment_end  # cap on reported end times (a server that lags behind)
         self.connections = 0
         self.options = []
         self.requests = []
@@ -51,7 +52,7 @@ class FakeWhisperLive(object):
     # -- lifecycle -------------------------------------------------------
     def __enter__(self):
         self._server = serve(self._handler, "127.0.0.1", 0, process_request=self._process_request,
-                             ssl=self.ssl_context, compression=None)
+                             ssl=self.ssl_context, compression=None, close_timeout=1)
         self.port = self._server.socket.getsockname()[1]
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
@@ -149,13 +150,20 @@ class FakeWhisperLive(object):
                 if not words:
                     continue
                 text = " " + " ".join(self.words[:words])
-                if (silence_after_speech >= self.silence_to_complete and mode != "never_final"
+                if (silence_after_speech >= self.silence_to_complete and mode not in ("never_final", "flicker")
                         and (not completed or completed[-1]["text"] != text)):
                     completed.append(_seg(0.0 if not completed else float(completed[-1]["end"]),
                                           total - silence_after_speech, text, True))
                     if mode == "two_sentences" and len(completed) == 1:
                         completed.append(_seg(total - silence_after_speech, total, " second sentence", True))
                     self._send(ws, uid=uid, segments=completed)
+                    continue
+                if mode == "flicker" and not loud and speech:
+                    # the real server's punctuation comes and goes; it never completes then
+                    sent_words += 1
+                    flick = text + ("," if sent_words % 2 else "")
+                    end = total if self.segment_end is None else min(total, self.segment_end)
+                    self._send(ws, uid=uid, segments=[_seg(0.0, end, flick, False)])
                     continue
                 if completed and not loud:
                     self._send(ws, uid=uid, segments=completed)  # repeats, as the server does

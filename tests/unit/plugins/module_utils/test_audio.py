@@ -104,3 +104,9 @@ def test_frames_are_little_endian_float32_of_chunk_ms():
 def test_silence():
     quiet = audio.silence(0.5)
     assert quiet.dtype == np.float32 and len(quiet) == 8000 and not quiet.any()
+
+
+def test_speech_end_is_where_the_sound_stops():
+    samples = np.concatenate([tone(16000, seconds=1.0), np.zeros(8000)]).astype(np.float32)
+    assert audio.Clip(samples, 16000, 1, "FLOAT").speech_end == pytest.approx(1.0, abs=0.01)
+    assert audio.Clip(np.zeros(160, dtype=np.float32), 16000, 1, "FLOAT").speech_end == 0.0

@@ -94,7 +94,7 @@ def test_streams_float32_and_returns_the_completed_transcript():
     assert result["transcript"] == "hello world"
     assert result["segments"] == [{"start": 0.0, "end": pytest.approx(0.6, abs=0.11), "text": "hello world",
                                    "completed": True}]
-    assert result["finalized"] is True
+    assert result["finalized"] is True and result["finalized_by"] == "server"
     assert result["wer"] == 0.0
     assert result["backend"] == "faster_whisper"
     assert result["audio_seconds"] == pytest.approx(0.6)
@@ -138,7 +138,7 @@ def test_chunk_ms_sets_the_frame_size():
 
 def test_repeated_segments_are_kept_once():
     with FakeWhisperLive(mode="two_sentences") as fake:
-        result = check_transcription(fake.url, speech_clip(), **FAST)
+        result = check_transcription(fake.url, speech_clip(), stable_messages=0, **FAST)
     assert result["transcript"] == "hello world second sentence"
     assert [s["text"] for s in result["segments"]] == ["hello world", "second sentence"]
 
@@ -146,10 +146,33 @@ def test_repeated_segments_are_kept_once():
 def test_a_never_completed_segment_is_reported_as_partial():
     with FakeWhisperLive(mode="never_final") as fake:
         result = check_transcription(fake.url, speech_clip(), pace=0, timeout=10, finalize_timeout=0.5)
-    assert result["finalized"] is False
+    assert result["finalized"] is False and result["finalized_by"] is None
     assert result["latency"]["final"] is None
     assert result["transcript"] == "hello world"
     assert result["segments"][-1]["completed"] is False
+
+
+def test_a_partial_whose_words_stop_changing_is_final():
+    with FakeWhisperLive(mode="flicker") as fake:
+        result = check_transcription(fake.url, speech_clip(), pace=0, timeout=10, finalize_timeout=5)
+    assert result["finalized"] is True and result["finalized_by"] == "stable"
+    assert result["transcript"].rstrip(",") == "hello world"
+    assert result["latency"]["final"] is not None
+
+
+def test_a_stable_partial_that_stops_short_of_the_speech_is_not_final():
+    """Words stable, but the segment ends long before the audio's speech does: keep waiting."""
+    with FakeWhisperLive(mode="flicker", segment_end=0.6) as fake:
+        result = check_transcription(fake.url, speech_clip(3.0), pace=0, timeout=10, finalize_timeout=1.0)
+    assert result["finalized"] is False
+    assert result["transcript"].rstrip(",") == "hello world"
+
+
+def test_stable_messages_zero_waits_for_the_server():
+    with FakeWhisperLive(mode="flicker") as fake:
+        result = check_transcription(fake.url, speech_clip(), pace=0, timeout=10, finalize_timeout=0.6,
+                                     stable_messages=0)
+    assert result["finalized"] is False and result["finalized_by"] is None
 
 
 def test_without_partials_an_unfinished_stream_has_no_segments():
