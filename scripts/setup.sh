@@ -16,8 +16,11 @@ log() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
 # Host packages: the Docker engine and debootstrap for the local hosts;
 # espeak-ng and sox make test speech; chromium is the test browser.
+# The tests add chromium (the real browser), openssl (test certificates) and
+# Node.js (the page's JavaScript unit tests) where no node is on PATH yet.
 packages=(docker.io debootstrap espeak-ng sox make)
-$want_test && packages+=(chromium)
+$want_test && packages+=(chromium openssl)
+$want_test && ! command -v node >/dev/null && packages+=(nodejs)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
