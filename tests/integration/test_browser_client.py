@@ -8,21 +8,17 @@ key by its SPKI pin (no blanket certificate-error bypass). A screenshot of
 each run lands in artifacts/browser/.
 """
 
-import base64
-import hashlib
 import json
 import os
 import re
-import socket
-import ssl
 import time
 
 import pytest
 
-from support import speech
+from support import clients, speech
 from support.edge import REPO_ROOT, edge_with_whisperlive, run_playbook
 
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = clients.CHROMIUM
 ARTIFACTS = os.path.join(REPO_ROOT, "artifacts", "browser")
 FRAME_BYTES = 1600 * 4   # 100 ms of Float32 at 16 kHz
 
@@ -40,32 +36,6 @@ DEPLOY_PLAYBOOK = """---
   roles:
     - role: realtime_asr.whisperlive.browser_client
 """
-
-# Makes the page's AudioContext ignore the 16 kHz it asks for, as browsers
-# that cannot open one at 16 kHz do: the worklet must resample (48 kHz -> 16 kHz).
-FORCE_48K = """
-(() => {
-  const Native = window.AudioContext;
-  window.AudioContext = class extends Native {
-    constructor(options) { super(Object.assign({}, options || {}, { sampleRate: 48000 })); }
-  };
-})();
-"""
-
-
-def spki_pin(port):
-    """base64 sha256 of the edge leaf certificate's public key."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE  # only reads the key to pin; the pin is what Chromium then checks
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
-        with ctx.wrap_socket(raw, server_hostname="localhost") as tls:
-            der = tls.getpeercert(binary_form=True)
-    key = x509.load_der_x509_certificate(der).public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
-    return base64.b64encode(hashlib.sha256(key).digest()).decode()
-
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
@@ -127,60 +97,20 @@ def test_downloaded_test_client_runs_against_the_edge(deployed, stack, fake_mic,
 
 @pytest.mark.parametrize("mode", ["context-16k", "resampled-48k"])
 def test_spoken_words_appear_as_green_completed_segments(deployed, stack, fake_mic, mode):
-    from playwright.sync_api import sync_playwright
-    os.makedirs(ARTIFACTS, exist_ok=True)
-    sent_binary, sent_text, received = [], [], []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync",
-                  "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                  "--use-file-for-fake-audio-capture=%s%%noloop" % fake_mic,
-                  "--ignore-certificate-errors-spki-list=" + spki_pin(deployed.https_port)])
-        try:
-            page = browser.new_page(viewport={"width": 1100, "height": 720})
-            if mode == "resampled-48k":
-                page.add_init_script(FORCE_48K)
-
-            def on_websocket(ws):
-                ws.on("framesent", lambda payload: (sent_binary if isinstance(payload, bytes) else sent_text)
-                      .append(payload))
-                ws.on("framereceived", lambda payload: received.append(payload))
-
-            page.on("websocket", on_websocket)
-            page.goto(deployed.base + "/")
-            page.wait_for_selector("#model option", state="attached")
-            assert page.locator("#model").input_value() == stack["server"].model_name
-            started = time.monotonic()
-            page.click("#start")
-            page.wait_for_function(
-                "() => ['quick', 'fox', 'weather'].every((w) => Array.from("
-                "document.querySelectorAll('.segment.completed')).map((s) => s.textContent)"
-                ".join(' ').toLowerCase().includes(w))", timeout=60000)
-            seconds = time.monotonic() - started
-            completed = page.locator(".segment.completed").all_text_contents()
-            color = page.eval_on_selector(".segment.completed", "(el) => getComputedStyle(el).color")
-            fmt = page.inner_text("#format")
-            state = page.inner_text("#state")
-            page.screenshot(path=os.path.join(ARTIFACTS, "transcript-%s.png" % mode), full_page=True)
-            page.click("#stop")
-            page.wait_for_function("() => document.querySelector('#state').textContent === 'Stopped'",
-                                   timeout=15000)
-        finally:
-            browser.close()
+    seen = clients.speak_into_page(deployed.base + "/", deployed.https_port, fake_mic, ("quick", "fox", "weather"),
+                                   screenshot=os.path.join(ARTIFACTS, "transcript-%s.png" % mode),
+                                   force_48k=(mode == "resampled-48k"))
     print("%s: %s | %.1f s from Start to the words completed | %d binary frames | %s"
-          % (mode, fmt, seconds, len(sent_binary), " ".join(completed)))
-    assert color == "rgb(21, 128, 61)"      # green, from style.css
-    assert state.startswith("Listening")
+          % (mode, seen["format"], seen["seconds_to_words"], seen["frames"], " ".join(seen["completed"])))
+    assert seen["model"] == stack["server"].model_name
+    assert seen["color"] == "rgb(21, 128, 61)"      # green, from style.css
+    assert seen["state"].startswith("Listening")
     # The first message is the session's options, then Float32 frames of 100 ms.
-    options = json.loads(sent_text[0])
-    assert options["model"] == stack["server"].model_name and options["same_output_threshold"] == 3
-    sizes = {len(frame) for frame in sent_binary}
-    assert sizes == {FRAME_BYTES}, sizes
-    assert len(sent_binary) >= 50            # at least the 5 s before the words completed
-    assert any("SERVER_READY" in str(message) for message in received)
-    assert ("resampled to 16000 Hz" in fmt) == (mode == "resampled-48k"), fmt
+    assert seen["options"]["model"] == stack["server"].model_name and seen["options"]["same_output_threshold"] == 3
+    assert seen["frame_sizes"] == [FRAME_BYTES], seen["frame_sizes"]
+    assert seen["frames"] >= 50            # at least the 5 s before the words completed
+    assert seen["server_ready"]
+    assert ("resampled to 16000 Hz" in seen["format"]) == (mode == "resampled-48k"), seen["format"]
 
 
 class ScriptedServer(object):
@@ -229,7 +159,7 @@ def test_server_states_are_shown_in_words_and_the_page_reconnects(tmp_path, fake
                           "--disable-component-update", "--disable-sync",
                           "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
                           "--use-file-for-fake-audio-capture=%s%%noloop" % fake_mic,
-                          "--ignore-certificate-errors-spki-list=" + spki_pin(edge.https_port)])
+                          "--ignore-certificate-errors-spki-list=" + clients.spki_pin(edge.https_port)])
                 try:
                     page = browser.new_page()
                     page.goto(edge.base + "/")

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from support import speech
+from support import clients, speech
 from support.edge import ANSIBLE_PLAYBOOK, REPO_ROOT, edge_with_whisperlive, stream_sentence, wait_for_status
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration,
@@ -21,32 +21,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.integration,
 
 # Words tiny.en gets right in this sentence (it hears "lazy dog" as "lazy nog").
 WORDS = ("quick", "brown", "fox", "weather", "afternoon")
-
-# Upstream's own Python client, unchanged, through the edge. It imports
-# pyaudio (a microphone library) even to stream a file: a stub stands in for
-# it (no portaudio here), and websocket-client comes from the test venv.
-UPSTREAM_CLIENT = r"""
-import sys, types
-pyaudio = types.ModuleType("pyaudio")
-pyaudio.paInt16 = 8
-class PyAudio:
-    def open(self, *args, **kwargs):
-        raise OSError("no audio device in tests")
-    def get_format_from_width(self, width):
-        return 8
-    def terminate(self):
-        pass
-pyaudio.PyAudio = PyAudio
-sys.modules["pyaudio"] = pyaudio
-from whisper_live.client import TranscriptionClient
-port, wav, srt, model = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
-client = TranscriptionClient("localhost", int(port), lang="en", model=model, use_vad=False, use_wss=True,
-                             mute_audio_playback=True, output_transcription_path=srt, same_output_threshold=3,
-                             log_transcription=False)
-client.client.disconnect_if_no_response_for = 4
-client(wav)
-"""
-
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
@@ -62,23 +36,12 @@ def wav(tmp_path_factory):
 
 
 def test_upstream_transcription_client_through_the_edge(stack, wav, tmp_path):
-    edge, venv = stack["edge"], stack["venv"]
-    # websocket-client (pinned in requirements/test.txt) beside the server venv's whisper_live.
-    import websocket
-    overlay = tmp_path / "overlay"
-    overlay.mkdir()
-    os.symlink(os.path.dirname(websocket.__file__), str(overlay / "websocket"))
-    script = tmp_path / "upstream_client.py"
-    script.write_text(UPSTREAM_CLIENT)
-    srt = tmp_path / "out.srt"
-    env = dict(os.environ, WEBSOCKET_CLIENT_CA_BUNDLE=edge.ca_path, PYTHONPATH=str(overlay))
+    edge = stack["edge"]
     started = time.monotonic()
-    result = subprocess.run([os.path.join(venv, "bin", "python"), str(script), str(edge.https_port), wav, str(srt),
-                             stack["server"].model_name], env=env, cwd=str(tmp_path), capture_output=True, text=True,
-                            timeout=180, check=False)
+    result, text = clients.run_upstream_client(stack["venv"], edge.https_port, wav, stack["server"].model_name,
+                                               edge.ca_path, tmp_path)
     print("TranscriptionClient through the edge: %.1f s wall" % (time.monotonic() - started))
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
-    text = srt.read_text().lower()
     print(text)
     assert all(word in text for word in WORDS), text
 

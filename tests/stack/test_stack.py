@@ -21,7 +21,7 @@ from ansible_collections.realtime_asr.whisperlive.plugins.module_utils.whisperli
     check_transcription,
 )
 
-from stack_helpers import wait_until
+from stack_helpers import REPO, wait_until
 from support.speech import SENTENCE
 
 MAX_WER = 0.35
@@ -235,3 +235,32 @@ def test_an_unreachable_host_is_named(stack):
     output = run.stdout + run.stderr
     assert run.returncode != 0
     assert stack.gpu in output and ("UNREACHABLE" in output or "unreachable" in output)
+
+
+# Words tiny.en gets right in the test sentence (it hears "lazy dog" as "lazy nog").
+WORDS = ("quick", "brown", "fox", "weather", "afternoon")
+
+
+def test_a_real_browser_sees_the_spoken_words_turn_green(stack, tmp_path):
+    from support import clients, speech
+    from urllib.parse import urlsplit
+    wav = speech.make_speech_wav(str(tmp_path / "mic.wav"), rate=16000, encoding="int16", trailing_silence=4.0)
+    port = urlsplit(stack.edge_url).port or 443
+    seen = clients.speak_into_page(stack.edge_url, port, wav, ("quick", "fox", "weather"),
+                                   screenshot=os.path.join(REPO, "artifacts", "browser", "stack-page.png"))
+    print("browser: %.1f s from Start to the words completed, %d frames of %s bytes: %s"
+          % (seen["seconds_to_words"], seen["frames"], seen["frame_sizes"], " ".join(seen["completed"])))
+    assert seen["color"] == "rgb(21, 128, 61)"   # green completed segments
+    assert seen["frame_sizes"] == [6400]          # 100 ms of Float32 at 16 kHz
+    assert seen["server_ready"]
+
+
+def test_upstream_transcription_client_works_through_the_edge(stack, speech_wav, tmp_path):
+    from support import clients, whisperlive
+    from urllib.parse import urlsplit
+    venv = whisperlive.ensure_venv()
+    port = urlsplit(stack.edge_url).port or 443
+    result, text = clients.run_upstream_client(venv, port, speech_wav, "tiny.en", stack.ca_path, tmp_path)
+    print("TranscriptionClient through the edge: %s" % text.strip().replace("\n", " | ")[:300])
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert sum(word in text for word in WORDS) >= 4, text

@@ -1,0 +1,156 @@
+"""Real clients of a deployed edge, shared by the edge and stack tests.
+
+- ``speak_into_page``: Debian's Chromium, driven by Playwright, with a fake
+  microphone that plays a WAV, opens the page, clicks Start and waits until
+  the given words are green completed segments.
+- ``run_upstream_client``: Collabora's own ``TranscriptionClient``,
+  unchanged, through the edge over wss:// (``WEBSOCKET_CLIENT_CA_BUNDLE``).
+"""
+
+import base64
+import hashlib
+import json
+import os
+import socket
+import ssl
+import subprocess
+import time
+
+CHROMIUM = "/usr/bin/chromium"
+
+# Makes the page's AudioContext ignore the 16 kHz it asks for, as browsers
+# that cannot open one at 16 kHz do: the worklet must resample (48 kHz -> 16 kHz).
+FORCE_48K = """
+(() => {
+  const Native = window.AudioContext;
+  window.AudioContext = class extends Native {
+    constructor(options) { super(Object.assign({}, options || {}, { sampleRate: 48000 })); }
+  };
+})();
+"""
+
+
+def spki_pin(port, host="127.0.0.1", server_name="localhost"):
+    """base64 sha256 of the edge leaf certificate's public key."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE  # only reads the key to pin; the pin is what Chromium then checks
+    with socket.create_connection((host, port), timeout=10) as raw:
+        with ctx.wrap_socket(raw, server_hostname=server_name) as tls:
+            der = tls.getpeercert(binary_form=True)
+    key = x509.load_der_x509_certificate(der).public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    return base64.b64encode(hashlib.sha256(key).digest()).decode()
+
+
+def speak_into_page(page_url, https_port, wav, words, screenshot=None, force_48k=False, timeout_ms=60000):
+    """Speak ``wav`` into the page at ``page_url``; return what was seen and sent."""
+    from playwright.sync_api import sync_playwright
+    sent_binary, sent_text, received = [], [], []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync",
+                  "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                  "--use-file-for-fake-audio-capture=%s%%noloop" % wav,
+                  "--ignore-certificate-errors-spki-list=" + spki_pin(https_port)])
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 720})
+            if force_48k:
+                page.add_init_script(FORCE_48K)
+
+            # Playwright needs Python functions as listeners (not builtin methods).
+            def on_sent(payload):
+                (sent_binary if isinstance(payload, bytes) else sent_text).append(payload)
+
+            def on_received(payload):
+                received.append(payload)
+
+            def on_websocket(ws):
+                ws.on("framesent", on_sent)
+                ws.on("framereceived", on_received)
+
+            page.on("websocket", on_websocket)
+            page.goto(page_url)
+            page.wait_for_selector("#model option", state="attached")
+            model = page.locator("#model").input_value()
+            started = time.monotonic()
+            page.click("#start")
+            page.wait_for_function(
+                "(words) => words.every((w) => Array.from("
+                "document.querySelectorAll('.segment.completed')).map((s) => s.textContent)"
+                ".join(' ').toLowerCase().includes(w))", arg=list(words), timeout=timeout_ms)
+            seconds = time.monotonic() - started
+            seen = {
+                "model": model,
+                "seconds_to_words": seconds,
+                "completed": page.locator(".segment.completed").all_text_contents(),
+                "color": page.eval_on_selector(".segment.completed", "(el) => getComputedStyle(el).color"),
+                "format": page.inner_text("#format"),
+                "state": page.inner_text("#state"),
+            }
+            if screenshot:
+                os.makedirs(os.path.dirname(screenshot), exist_ok=True)
+                page.screenshot(path=screenshot, full_page=True)
+            page.click("#stop")
+            page.wait_for_function("() => document.querySelector('#state').textContent === 'Stopped'",
+                                   timeout=15000)
+        finally:
+            browser.close()
+    seen["options"] = json.loads(sent_text[0]) if sent_text else {}
+    seen["frame_sizes"] = sorted({len(frame) for frame in sent_binary})
+    seen["frames"] = len(sent_binary)
+    seen["server_ready"] = any("SERVER_READY" in str(message) for message in received)
+    return seen
+
+
+# Upstream's own Python client, unchanged. It imports pyaudio (a microphone
+# library) even to stream a file: a stub stands in for it (no portaudio
+# here), and websocket-client comes from the test venv.
+UPSTREAM_CLIENT = r"""
+import sys, types
+pyaudio = types.ModuleType("pyaudio")
+pyaudio.paInt16 = 8
+class PyAudio:
+    def open(self, *args, **kwargs):
+        raise OSError("no audio device in tests")
+    def get_format_from_width(self, width):
+        return 8
+    def terminate(self):
+        pass
+pyaudio.PyAudio = PyAudio
+sys.modules["pyaudio"] = pyaudio
+from whisper_live.client import TranscriptionClient
+port, wav, srt, model = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+client = TranscriptionClient("localhost", int(port), lang="en", model=model, use_vad=False, use_wss=True,
+                             mute_audio_playback=True, output_transcription_path=srt, same_output_threshold=3,
+                             log_transcription=False)
+client.client.disconnect_if_no_response_for = 4
+client(wav)
+"""
+
+
+def run_upstream_client(venv, https_port, wav, model, ca_path, workdir, timeout=180):
+    """Run TranscriptionClient from ``venv`` (which has whisper_live) against
+    wss://localhost:https_port/; return (CompletedProcess, transcript text)."""
+    import websocket
+    overlay = os.path.join(str(workdir), "overlay")
+    os.makedirs(overlay, exist_ok=True)
+    link = os.path.join(overlay, "websocket")
+    if not os.path.exists(link):
+        os.symlink(os.path.dirname(websocket.__file__), link)
+    script = os.path.join(str(workdir), "upstream_client.py")
+    with open(script, "w") as handle:
+        handle.write(UPSTREAM_CLIENT)
+    srt = os.path.join(str(workdir), "out.srt")
+    env = dict(os.environ, WEBSOCKET_CLIENT_CA_BUNDLE=ca_path, PYTHONPATH=overlay)
+    result = subprocess.run([os.path.join(venv, "bin", "python"), script, str(https_port), wav, srt, model],
+                            env=env, cwd=str(workdir), capture_output=True, text=True, timeout=timeout,
+                            check=False)
+    text = ""
+    if os.path.exists(srt):
+        with open(srt) as handle:
+            text = handle.read().lower()
+    return result, text
