@@ -37,6 +37,7 @@ DEPLOY_PLAYBOOK = """---
     - role: realtime_asr.whisperlive.browser_client
 """
 
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     workdir = str(tmp_path_factory.mktemp("browser"))
@@ -85,7 +86,7 @@ def test_downloaded_test_client_runs_against_the_edge(deployed, stack, fake_mic,
     os.makedirs(str(tmp_path / "module_utils"))
     for name in ("test_client.py", "module_utils/errors.py", "module_utils/audio.py",
                  "module_utils/wer.py", "module_utils/whisperlive_client.py"):
-        status, _, body = deployed.request("/" + name)
+        status, _headers, body = deployed.request("/" + name)
         assert status == 200, name
         (tmp_path / name).write_text(body)
     result = subprocess.run([sys.executable, str(tmp_path / "test_client.py"), deployed.ws_url, fake_mic,

@@ -74,7 +74,7 @@ def test_health_endpoints_follow_the_upstream(make_edge, upstream):
     assert wait_for_status(edge, "/healthz/upstream", 200) == 200
     upstream.stop()
     assert wait_for_status(edge, "/healthz/upstream", 503) == 503
-    status, _, body = edge.request("/healthz/upstream")
+    status, _headers, body = edge.request("/healthz/upstream")
     assert status == 503 and "No healthy transcription server" in body
     # The edge itself stays healthy.
     assert edge.request("/healthz")[0] == 200
@@ -88,7 +88,7 @@ def test_health_endpoints_follow_the_upstream(make_edge, upstream):
 
 def test_without_upstreams_the_socket_answers_503(make_edge):
     edge = make_edge(edge_caddy_upstreams=[])
-    status, _, body = edge.request("/healthz/upstream")
+    status, _headers, body = edge.request("/healthz/upstream")
     assert status == 503 and "No transcription upstream is configured" in body
 
 
@@ -98,7 +98,7 @@ def test_least_conn_spreads_open_streams(make_edge):
         edge = make_edge(edge_caddy_upstreams=[first.address, second.address])
         assert wait_for_status(edge, "/healthz/upstream", 200) == 200
         with contextlib.ExitStack() as stack:
-            for _ in range(4):
+            for _stream in range(4):
                 ws = stack.enter_context(connect("wss://localhost:%d/ws" % edge.https_port,
                                                  ssl=edge.ssl_context(), open_timeout=15))
                 ws.send(b"x")
@@ -116,7 +116,7 @@ def test_client_allowlist_gives_403_to_other_addresses(make_edge, upstream):
         handle.write("page")
     assert edge.request("/")[0] == 200
     assert ws_roundtrip(edge) == b"\x00\x01pcm"
-    status, _, body = edge.request("/", source="127.0.0.2")
+    status, _headers, body = edge.request("/", source="127.0.0.2")
     assert status == 403 and "allowlist" in body
     with pytest.raises(InvalidStatus) as info:
         ws_roundtrip(edge, source="127.0.0.2")
@@ -157,7 +157,7 @@ def test_http_redirects_and_security_headers(make_edge, upstream):
     status, headers = edge.plain_http("/index.html?x=1")
     assert status == 308
     assert headers["Location"] == "https://localhost:%d/index.html?x=1" % edge.https_port
-    status, headers, _ = edge.request("/healthz")
+    status, headers, _body = edge.request("/healthz")
     assert headers["Strict-Transport-Security"].startswith("max-age=")
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
@@ -204,7 +204,7 @@ def test_caddy_older_than_the_floor_is_refused(tmp_path):
     fake = tmp_path / "caddy"
     fake.write_text("#!/bin/sh\necho 'v2.6.2 h1:debian'\n")
     fake.chmod(0o755)
-    play = RENDER_PLAYBOOK.split("    - name: Render the template")[0].replace(
+    play = RENDER_PLAYBOOK.split("    - name: Render the template", maxsplit=1)[0].replace(
         "tasks_from: validate", "tasks_from: version")
     result = run_playbook(play, str(tmp_path), {"edge_caddy_install_method": "binary",
                                                 "edge_caddy_binary_path": str(fake)})

@@ -22,6 +22,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.integration,
 # Words tiny.en gets right in this sentence (it hears "lazy dog" as "lazy nog").
 WORDS = ("quick", "brown", "fox", "weather", "afternoon")
 
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     workdir = str(tmp_path_factory.mktemp("edge-wl"))

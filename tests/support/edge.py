@@ -134,7 +134,7 @@ class Edge:
                 raise RuntimeError("caddy exited:\n" + self.log_text())
             if os.path.exists(self.ca_path):
                 try:
-                    status, _, _ = self.request("/healthz")
+                    status = self.request("/healthz")[0]
                     if status == 200:
                         return self
                 except (OSError, ssl.SSLError):

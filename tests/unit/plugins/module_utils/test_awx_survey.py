@@ -81,7 +81,7 @@ INVALID = [
 ]
 
 
-@pytest.mark.parametrize("change,words", INVALID, ids=[w for _, w in INVALID])
+@pytest.mark.parametrize("change,words", INVALID, ids=[item[1] for item in INVALID])
 def test_each_rule_fails_with_its_message(change, words):
     spec = copy.deepcopy(_spec())
     change(spec)
