@@ -154,13 +154,7 @@ def test_server_states_are_shown_in_words_and_the_page_reconnects(tmp_path, fake
             extra = {"browser_client_web_root": edge.vars["edge_caddy_web_root"], "browser_client_models": ["tiny.en"]}
             assert run_playbook(DEPLOY_PLAYBOOK, str(tmp_path), extra).returncode == 0
             with sync_playwright() as pw:
-                browser = pw.chromium.launch(
-                    executable_path=CHROMIUM, headless=True,
-                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                          "--disable-component-update", "--disable-sync",
-                          "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                          "--use-file-for-fake-audio-capture=%s%%noloop" % fake_mic,
-                          "--ignore-certificate-errors-spki-list=" + clients.spki_pin(edge.https_port)])
+                browser = clients.launch_chromium(pw, fake_mic, edge.https_port)
                 try:
                     page = browser.new_page()
                     page.goto(edge.base + "/")

@@ -44,18 +44,24 @@ def spki_pin(port, host="127.0.0.1", server_name="localhost"):
     return base64.b64encode(hashlib.sha256(key).digest()).decode()
 
 
+def launch_chromium(pw, wav, https_port):
+    """Headless Debian Chromium with a fake microphone playing ``wav`` once,
+    trusting the edge on ``https_port`` by its key's SPKI pin."""
+    return pw.chromium.launch(
+        executable_path=CHROMIUM, headless=True,
+        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+              "--disable-component-update", "--disable-sync",
+              "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+              "--use-file-for-fake-audio-capture=%s%%noloop" % wav,
+              "--ignore-certificate-errors-spki-list=" + spki_pin(https_port)])
+
+
 def speak_into_page(page_url, https_port, wav, words, screenshot=None, force_48k=False, timeout_ms=60000):
     """Speak ``wav`` into the page at ``page_url``; return what was seen and sent."""
     from playwright.sync_api import sync_playwright
     sent_binary, sent_text, received = [], [], []
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync",
-                  "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                  "--use-file-for-fake-audio-capture=%s%%noloop" % wav,
-                  "--ignore-certificate-errors-spki-list=" + spki_pin(https_port)])
+        browser = launch_chromium(pw, wav, https_port)
         try:
             page = browser.new_page(viewport={"width": 1100, "height": 720})
             if force_48k:
