@@ -89,8 +89,9 @@ def test_reload_during_a_live_stream_keeps_it_transcribing(stack, wav):
     print("caddy reload during the stream took %.2f s" % reloads["seconds"])
     # Words from both halves of the sentence: the stream went on after the
     # reload, and ended with our END_OF_AUDIO (normal close), not code 1001.
-    assert all(word in results["text"] for word in ("quick", "brown", "fox")), results
-    assert any(word in results["text"] for word in ("weather", "stays", "calm")), results
+    # (tiny.en mishears single words under load: ask for most, not all.)
+    assert sum(word in results["text"] for word in ("quick", "brown", "fox", "jump", "lazy")) >= 3, results
+    assert sum(word in results["text"] for word in ("weather", "stays", "calm", "bright", "afternoon")) >= 2, results
     assert "code=1000" in results["closed_by"], results
 
 
