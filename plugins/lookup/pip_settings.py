@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, realtime_asr maintainers
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import absolute_import, division, print_function
 
@@ -8,7 +8,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 name: pip_settings
-author: realtime_asr maintainers
+author: realtime_asr maintainers (@realtime-asr)
 short_description: The control node's pip settings (CA bundle, find-links, index URLs)
 version_added: 0.1.0
 description:

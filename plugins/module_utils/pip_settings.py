@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, realtime_asr maintainers
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Read the control node's pip settings so hosts can be handed the same ones.
 
 Behind a TLS-intercepting proxy or with a local wheel mirror, pip on a

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, realtime_asr maintainers
-# Apache License 2.0 (see the collection's LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Run WhisperLive 0.10.0 (faster_whisper backend) with pinned, local models.
 
 Upstream's ``run_server.py`` is not in the wheel and binds 0.0.0.0; without a

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, realtime_asr maintainers
-# Apache License 2.0 (see the collection's LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Readiness probe for a WhisperLive server, run with the service's venv.
 
 Opens a real WebSocket, sends the first JSON message and waits for
