@@ -56,8 +56,13 @@ def launch_chromium(pw, wav, https_port):
               "--ignore-certificate-errors-spki-list=" + spki_pin(https_port)])
 
 
-def speak_into_page(page_url, https_port, wav, words, screenshot=None, force_48k=False, timeout_ms=60000):
-    """Speak ``wav`` into the page at ``page_url``; return what was seen and sent."""
+def speak_into_page(page_url, https_port, wav, words, screenshot=None, force_48k=False, timeout_ms=60000,
+                    min_words=None):
+    """Speak ``wav`` into the page at ``page_url``; return what was seen and sent.
+
+    Waits until at least ``min_words`` (default: all) of ``words`` are in
+    green completed segments.
+    """
     from playwright.sync_api import sync_playwright
     sent_binary, sent_text, received = [], [], []
     with sync_playwright() as pw:
@@ -85,9 +90,10 @@ def speak_into_page(page_url, https_port, wav, words, screenshot=None, force_48k
             started = time.monotonic()
             page.click("#start")
             page.wait_for_function(
-                "(words) => words.every((w) => Array.from("
+                "([words, needed]) => words.filter((w) => Array.from("
                 "document.querySelectorAll('.segment.completed')).map((s) => s.textContent)"
-                ".join(' ').toLowerCase().includes(w))", arg=list(words), timeout=timeout_ms)
+                ".join(' ').toLowerCase().includes(w)).length >= needed",
+                arg=[list(words), len(words) if min_words is None else min_words], timeout=timeout_ms)
             seconds = time.monotonic() - started
             seen = {
                 "model": model,
