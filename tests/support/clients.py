@@ -89,11 +89,24 @@ def speak_into_page(page_url, https_port, wav, words, screenshot=None, force_48k
             model = page.locator("#model").input_value()
             started = time.monotonic()
             page.click("#start")
-            page.wait_for_function(
-                "([words, needed]) => words.filter((w) => Array.from("
-                "document.querySelectorAll('.segment.completed')).map((s) => s.textContent)"
-                ".join(' ').toLowerCase().includes(w)).length >= needed",
-                arg=[list(words), len(words) if min_words is None else min_words], timeout=timeout_ms)
+            try:
+                page.wait_for_function(
+                    "([words, needed]) => words.filter((w) => Array.from("
+                    "document.querySelectorAll('.segment.completed')).map((s) => s.textContent)"
+                    ".join(' ').toLowerCase().includes(w)).length >= needed",
+                    arg=[list(words), len(words) if min_words is None else min_words], timeout=timeout_ms)
+            except Exception as exc:  # say what the page showed instead
+                if screenshot:
+                    os.makedirs(os.path.dirname(screenshot), exist_ok=True)
+                    page.screenshot(path=screenshot.replace(".png", "-failed.png"), full_page=True)
+                raise AssertionError(
+                    "the words %s did not turn green in %d ms (%s); completed: %r; partial: %r; state: %r; "
+                    "message: %r; format: %r; frames sent: %d" % (
+                        list(words), timeout_ms, type(exc).__name__,
+                        page.locator(".segment.completed").all_text_contents(),
+                        page.locator(".segment:not(.completed)").all_text_contents(),
+                        page.inner_text("#state"), page.inner_text("#message"), page.inner_text("#format"),
+                        len(sent_binary)))
             seconds = time.monotonic() - started
             seen = {
                 "model": model,
