@@ -47,8 +47,10 @@ class Stack(object):
     def ansible_playbook(self, *args, timeout=600):
         command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
                    "-i", self.inventory] + list(args)
+        # Plain output: the tests read PLAY RECAP and "changed:" lines.
+        env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
         return subprocess.run(command, capture_output=True, text=True, timeout=timeout,
-                              cwd=REPO, check=False)
+                              cwd=REPO, env=env, check=False)
 
 
 def wait_until(predicate, timeout, interval=0.25):
