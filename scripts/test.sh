@@ -37,9 +37,36 @@ stage_lint() {
 
 stage_sanity() { scripts/sanity.sh; }
 
-stage_unit() { pytest -q tests/unit --junitxml=artifacts/test/unit.xml; }
+# The failed test ids of a junit file, at most five, one line each: CI logs
+# show only their tail, so the summary names what failed.
+junit_failures() {
+  python3 - "$1" <<'PY' || true
+import sys
+import xml.etree.ElementTree as ET
+try:
+    cases = ET.parse(sys.argv[1]).getroot().iter("testcase")
+except (OSError, ET.ParseError):
+    sys.exit(0)
+bad = [c for c in cases if c.find("failure") is not None or c.find("error") is not None]
+for c in bad[:5]:
+    print(f"  failed: {c.get('classname', '')}::{c.get('name', '')}"[:150])
+if len(bad) > 5:
+    print(f"  ... and {len(bad) - 5} more")
+PY
+}
 
-stage_integration() { pytest -q tests/integration --junitxml=artifacts/test/integration.xml; }
+stage_pytest() {
+  local name=$1 rc=0 line
+  shift
+  pytest -q "$@" --junitxml="artifacts/test/$name.xml" || rc=$?
+  while IFS= read -r line; do [ -n "$line" ] && details+=("$line"); done \
+    < <(junit_failures "artifacts/test/$name.xml")
+  return $rc
+}
+
+stage_unit() { stage_pytest unit tests/unit; }
+
+stage_integration() { stage_pytest integration tests/integration; }
 
 stage_molecule() {
   local rc=0 s
@@ -47,13 +74,21 @@ stage_molecule() {
     [ -d "molecule/$s" ] || continue
     echo "--- molecule scenario $s"
     local t0=$SECONDS
-    molecule test -s "$s" || rc=1
-    echo "--- molecule scenario $s: $((SECONDS - t0)) s"
+    local r=ok log=artifacts/test/molecule-$s.log
+    molecule test -s "$s" 2>&1 | tee "$log"
+    [ "${PIPESTATUS[0]}" -eq 0 ] || { rc=1; r=FAILED; }
+    echo "--- molecule scenario $s: $r, $((SECONDS - t0)) s"
+    details+=("$(printf '  molecule %-12s %-7s %5d s' "$s" "$r" $((SECONDS - t0)))")
+    if [ "$r" = FAILED ]; then
+      # Which action failed, and the first error it printed (full log in $log).
+      details+=("$(grep -m1 -E 'Executed: Failed|ERROR' "$log" | cut -c1-150 | sed 's/^/    /')")
+      details+=("$(grep -m1 -E '^(fatal|failed):|^E   |FAILED ' "$log" | cut -c1-300 | sed 's/^/    /')")
+    fi
   done
   return $rc
 }
 
-declare -a summary
+declare -a summary details
 passed=0 failed=0
 for stage in "${stages[@]}"; do
   printf '\n\033[1m=== stage %s\033[0m\n' "$stage"
@@ -64,6 +99,9 @@ for stage in "${stages[@]}"; do
     result=FAILED failed=$((failed + 1))
   fi
   summary+=("$(printf '%-12s %-7s %5d s' "$stage" "$result" $((SECONDS - t0)))")
+  # Per-scenario lines go under their stage, so a CI log's tail names the culprit.
+  [ ${#details[@]} -gt 0 ] && summary+=("${details[@]}")
+  details=()
 done
 printf '\n%-12s %-7s %7s\n' stage result time
 printf '%s\n' "${summary[@]}"
