@@ -88,7 +88,7 @@ stage_molecule() {
   return $rc
 }
 
-declare -a summary details
+summary=() details=()
 passed=0 failed=0
 for stage in "${stages[@]}"; do
   printf '\n\033[1m=== stage %s\033[0m\n' "$stage"
