@@ -80,9 +80,10 @@ stage_molecule() {
     echo "--- molecule scenario $s: $r, $((SECONDS - t0)) s"
     details+=("$(printf '  molecule %-12s %-7s %5d s' "$s" "$r" $((SECONDS - t0)))")
     if [ "$r" = FAILED ]; then
-      # Which action failed, and the first error it printed (full log in $log).
+      # Which action failed (full log in $log).
       details+=("$(grep -m1 -E 'Executed: Failed|ERROR' "$log" | cut -c1-150 | sed 's/^/    /')")
-      details+=("$(grep -m1 -E '^(fatal|failed):|^E   |FAILED ' "$log" | cut -c1-300 | sed 's/^/    /')")
+      # The last error: verify steps provoke expected failures along the way.
+      details+=("$(grep -E '^(fatal|failed):|^E   |FAILED ' "$log" | tail -1 | cut -c1-300 | sed 's/^/    /')")
     fi
   done
   return $rc

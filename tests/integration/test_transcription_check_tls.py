@@ -8,6 +8,7 @@ root is what ``ca_path`` must name.
 import json
 import os
 import socket
+import ssl
 import subprocess
 import time
 
@@ -53,6 +54,20 @@ def closed_port():
         return sock.getsockname()[1]
 
 
+def tls_ready(port, cafile, deadline):
+    """True once a handshake with localhost:port verifies against cafile."""
+    ctx = ssl.create_default_context(cafile=cafile)
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+                with ctx.wrap_socket(raw, server_hostname="localhost"):
+                    return True
+        except (OSError, ssl.SSLError):
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.2)
+
+
 @pytest.fixture(scope="module")
 def caddy(whisperlive_server, tmp_path_factory):
     if not os.path.exists(CADDY):
@@ -73,6 +88,9 @@ def caddy(whisperlive_server, tmp_path_factory):
         while not root.exists() and time.monotonic() < deadline:
             time.sleep(0.2)
         assert root.exists(), (base / "caddy.log").read_text()[-2000:]
+        # The root is written before the leaf certificate for localhost is
+        # issued; until then the handshake fails with an internal-error alert.
+        assert tls_ready(https_port, str(root), deadline), (base / "caddy.log").read_text()[-2000:]
         yield {"base": "wss://localhost:%d" % https_port, "ca_path": str(root), "https_port": https_port}
     finally:
         proc.terminate()
