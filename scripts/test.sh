@@ -81,7 +81,7 @@ stage_molecule() {
     details+=("$(printf '  molecule %-12s %-7s %5d s' "$s" "$r" $((SECONDS - t0)))")
     if [ "$r" = FAILED ]; then
       # Which action failed (full log in $log).
-      details+=("$(grep -m1 -E 'Executed: Failed|ERROR' "$log" | cut -c1-150 | sed 's/^/    /')")
+      details+=("$(grep -m1 -E 'Executed: Failed|return code was' "$log" | cut -c1-150 | sed 's/^/    /')")
       # The last error: verify steps provoke expected failures along the way.
       details+=("$(grep -E '^(fatal|failed):|^E   |FAILED ' "$log" | tail -1 | cut -c1-300 | sed 's/^/    /')")
     fi
