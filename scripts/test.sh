@@ -55,12 +55,19 @@ if len(bad) > 5:
 PY
 }
 
+# Append each non-empty line of standard input to the stage's summary lines.
+# Feed it with < <(...): a pipe would run it in a subshell.
+add_details() {
+  local line
+  while IFS= read -r line; do [ -n "$line" ] && details+=("$line"); done
+  return 0
+}
+
 stage_pytest() {
-  local name=$1 rc=0 line
+  local name=$1 rc=0
   shift
   pytest -q "$@" --junitxml="artifacts/test/$name.xml" || rc=$?
-  while IFS= read -r line; do [ -n "$line" ] && details+=("$line"); done \
-    < <(junit_failures "artifacts/test/$name.xml")
+  add_details < <(junit_failures "artifacts/test/$name.xml")
   return $rc
 }
 
@@ -81,9 +88,9 @@ stage_molecule() {
     details+=("$(printf '  molecule %-12s %-7s %5d s' "$s" "$r" $((SECONDS - t0)))")
     if [ "$r" = FAILED ]; then
       # Which action failed (full log in $log).
-      details+=("$(grep -m1 -E 'Executed: Failed|return code was' "$log" | cut -c1-150 | sed 's/^/    /')")
+      add_details < <(grep -m1 -E 'Executed: Failed|return code was' "$log" | cut -c1-150 | sed 's/^/    /')
       # The last error: verify steps provoke expected failures along the way.
-      details+=("$(grep -E '^(fatal|failed):|^E   |FAILED ' "$log" | tail -1 | cut -c1-300 | sed 's/^/    /')")
+      add_details < <(grep -E '^(fatal|failed):|^E   |FAILED ' "$log" | tail -1 | cut -c1-300 | sed 's/^/    /')
     fi
   done
   return $rc

@@ -55,14 +55,16 @@ def closed_port():
 
 
 def tls_ready(port, cafile, deadline):
-    """True once a handshake with localhost:port verifies against cafile."""
-    ctx = ssl.create_default_context(cafile=cafile)
+    """True once cafile exists and a handshake with localhost:port verifies
+    against it. Caddy writes its root before it has issued the leaf for
+    localhost; until then the handshake fails with an internal-error alert."""
     while True:
         try:
+            ctx = ssl.create_default_context(cafile=cafile)
             with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
                 with ctx.wrap_socket(raw, server_hostname="localhost"):
                     return True
-        except (OSError, ssl.SSLError):
+        except OSError:  # also a missing cafile and ssl.SSLError
             if time.monotonic() >= deadline:
                 return False
             time.sleep(0.2)
@@ -84,13 +86,7 @@ def caddy(whisperlive_server, tmp_path_factory):
     root = base / "data" / "pki" / "authorities" / "local" / "root.crt"
     try:
         wait_for_port("127.0.0.1", https_port, 30, proc)
-        deadline = time.monotonic() + 30
-        while not root.exists() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert root.exists(), (base / "caddy.log").read_text()[-2000:]
-        # The root is written before the leaf certificate for localhost is
-        # issued; until then the handshake fails with an internal-error alert.
-        assert tls_ready(https_port, str(root), deadline), (base / "caddy.log").read_text()[-2000:]
+        assert tls_ready(https_port, str(root), time.monotonic() + 30), (base / "caddy.log").read_text()[-2000:]
         yield {"base": "wss://localhost:%d" % https_port, "ca_path": str(root), "https_port": https_port}
     finally:
         proc.terminate()
