@@ -21,6 +21,9 @@ log() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 packages=(docker.io debootstrap espeak-ng sox make)
 $want_test && packages+=(chromium openssl)
 $want_test && ! command -v node >/dev/null && packages+=(nodejs)
+# A venv needs ensurepip, which Debian and Ubuntu ship apart (python3-venv).
+python=${PYTHON:-python3}
+"$python" -c 'import ensurepip' 2>/dev/null || packages+=(python3-venv)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -48,7 +51,6 @@ if ! $SUDO docker info >/dev/null 2>&1; then
 fi
 
 # The control node's Python environment.
-python=${PYTHON:-python3}
 "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
   echo "Python 3.11 or newer is needed on the control node ($python is $("$python" -V 2>&1))" >&2
   exit 1

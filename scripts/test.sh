@@ -11,8 +11,8 @@ export ANSIBLE_FORCE_COLOR=${ANSIBLE_FORCE_COLOR:-0} PY_COLORS=${PY_COLORS:-0}
 mkdir -p artifacts/test
 stages=("$@")
 [ ${#stages[@]} -gt 0 ] || stages=(setup lint sanity unit integration molecule)
-# Molecule scenarios, in dependency order; `stack` deploys site.yml whole.
-scenarios=${MOLECULE_SCENARIOS:-"harness whisperlive edge stack"}
+# Molecule scenarios: one, `default`, deploys site.yml whole (molecule/default/molecule.yml).
+scenarios=${MOLECULE_SCENARIOS:-default}
 
 stage_setup() { scripts/setup.sh --test; }
 

@@ -47,16 +47,20 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import select
 import socket
 import ssl
+import threading
 import time
 import uuid
 
 try:
     from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
-    from websockets.sync.client import connect
+    from websockets.sync.client import ClientConnection
+    from websockets.sync.client import connect as _websockets_connect
 except ImportError as exc:  # reported by the module with missing_required_lib
-    connect = None
+    ClientConnection = object
+    _websockets_connect = None
     WEBSOCKETS_IMPORT_ERROR = exc
 else:
     WEBSOCKETS_IMPORT_ERROR = None
@@ -82,6 +86,63 @@ from .errors import (
     TranscriptionCheckError,
     WerTooHigh,
 )
+
+
+class SerialisedTLSSocket(object):
+    """An ``ssl.SSLSocket`` whose reads and writes never run at the same time.
+
+    websockets' sync connection reads on a background thread while the
+    caller's thread writes. One OpenSSL connection is not safe for a
+    concurrent SSL_read and SSL_write, and with TLS 1.3 the server's
+    session tickets arrive just as the client writes its upgrade request:
+    through Caddy, about 1 opening handshake in 400 lost that request and
+    timed out (the edge sat waiting for the rest of it). Here a read takes
+    the lock only to try a non-blocking read, and waits for bytes without it.
+    """
+
+    def __init__(self, sock):
+        self._sock = sock
+        self._lock = threading.Lock()
+        self._timeout = sock.gettimeout()
+
+    def recv(self, bufsize):
+        while True:
+            with self._lock:
+                self._sock.settimeout(0.0)
+                try:
+                    return self._sock.recv(bufsize)
+                except (ssl.SSLWantReadError, BlockingIOError):
+                    pass
+                finally:
+                    self._sock.settimeout(self._timeout)
+            select.select([self._sock], [], [], 1.0)
+
+    def sendall(self, data):
+        with self._lock:
+            return self._sock.sendall(data)
+
+    def settimeout(self, timeout):
+        with self._lock:
+            self._timeout = timeout
+            self._sock.settimeout(timeout)
+
+    def __getattr__(self, name):
+        return getattr(self._sock, name)
+
+
+class SerialisedTLSConnection(ClientConnection):
+    """websockets' ClientConnection over a SerialisedTLSSocket when TLS is on."""
+
+    def __init__(self, sock, protocol, **kwargs):
+        if isinstance(sock, ssl.SSLSocket):
+            sock = SerialisedTLSSocket(sock)
+        super(SerialisedTLSConnection, self).__init__(sock, protocol, **kwargs)
+
+
+def connect(url, **kwargs):
+    """websockets.sync.client.connect, safe over TLS (SerialisedTLSSocket)."""
+    kwargs.setdefault("create_connection", SerialisedTLSConnection)
+    return _websockets_connect(url, **kwargs)
 
 SERVER_READY = "SERVER_READY"
 DISCONNECT = "DISCONNECT"

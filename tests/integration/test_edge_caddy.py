@@ -14,8 +14,8 @@ import time
 
 import pytest
 from websockets.exceptions import InvalidStatus
-from websockets.sync.client import connect
 
+from ansible_collections.realtime_asr.whisperlive.plugins.module_utils.whisperlive_client import connect
 from support.edge import CADDY, RENDER_PLAYBOOK, ROLE_TEMPLATE, Edge, EchoUpstream, run_playbook, wait_for_status
 
 pytestmark = pytest.mark.integration

@@ -15,8 +15,8 @@ import subprocess
 import time
 
 import pytest
-from websockets.sync.client import connect
 
+from ansible_collections.realtime_asr.whisperlive.plugins.module_utils.whisperlive_client import connect
 from support.edge import CADDY, EchoUpstream, Edge, free_port, run_playbook, wait_for_status
 
 DOCKER = shutil.which("docker")

@@ -1,6 +1,6 @@
 """transcription_check against a real WhisperLive server (CPU, tiny.en).
 
-The figures of record come from bench/transcription_latency.py; here the
+The figures of record come from bench/transcription_check.py; here the
 check must pass and its transcript must match the sentence.
 """
 
@@ -21,6 +21,12 @@ from integration.conftest import WAV_VARIANTS
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 VENV_BIN = os.path.join(REPO_ROOT, ".venv", "bin")
 MAX_WER = 0.35
+# At pace 0 the server decodes the same audio the same way every time:
+# measured 0.111 (2 of 18 words: "jump", "nog") for every format from 16 kHz
+# up, three runs each, and 0.222 for 8 kHz audio (half the bandwidth: 4 of
+# 18). The bounds sit just above those figures.
+PACE0_MAX_WER = {"int32-8k-mono": 0.23}
+PACE0_MAX_WER_DEFAULT = 0.12
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
@@ -28,9 +34,10 @@ pytestmark = [pytest.mark.slow, pytest.mark.integration]
 @pytest.mark.parametrize("variant", sorted(WAV_VARIANTS))
 def test_every_wav_format_transcribes(whisperlive_server, speech_wavs, sentence, variant):
     clip = audio.load_wav(speech_wavs[variant])
-    result = check_transcription(whisperlive_server.url, clip, expected_text=sentence, max_wer=MAX_WER,
+    bound = PACE0_MAX_WER.get(variant, PACE0_MAX_WER_DEFAULT)
+    result = check_transcription(whisperlive_server.url, clip, expected_text=sentence, max_wer=bound,
                                  pace=0, timeout=90)
-    assert result["wer"] <= MAX_WER, result["normalised"]
+    assert result["wer"] <= bound, result["normalised"]
     assert result["backend"] == "faster_whisper"
     texts = [s["text"] for s in result["segments"]]
     assert len(texts) == len(set(texts)), "a segment came back twice: %s" % texts
@@ -52,9 +59,9 @@ def test_a_model_the_server_does_not_serve_is_a_clear_error_and_breaks_nothing(
     clip = audio.load_wav(speech_wavs["int16-16k-mono"])
     with pytest.raises(errors.ServerError, match="large-v3"):
         check_transcription(whisperlive_server.url, clip, model="large-v3", pace=0, timeout=30)
-    result = check_transcription(whisperlive_server.url, clip, expected_text=sentence, max_wer=MAX_WER,
-                                 pace=0, timeout=90)
-    assert result["wer"] <= MAX_WER
+    result = check_transcription(whisperlive_server.url, clip, expected_text=sentence,
+                                 max_wer=PACE0_MAX_WER_DEFAULT, pace=0, timeout=90)
+    assert result["wer"] <= PACE0_MAX_WER_DEFAULT
 
 
 def test_the_module_runs_in_a_playbook_and_in_check_mode(whisperlive_server, speech_wavs, sentence, tmp_path):

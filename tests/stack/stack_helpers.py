@@ -7,23 +7,31 @@ import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-REQUIRED = ("RASR_STACK_INVENTORY", "RASR_GPU_HOST", "RASR_EDGE_HOST", "RASR_WS_URL", "RASR_CA_PATH")
+# What molecule/default/verify.yml hands to the tests: every one is needed.
+REQUIRED = ("RASR_STACK_INVENTORY", "RASR_GPU_HOST", "RASR_EDGE_HOST", "RASR_EDGE_URL", "RASR_WS_URL",
+            "RASR_HEALTHZ_URL", "RASR_UPSTREAM_HEALTH_URL", "RASR_CA_PATH", "RASR_WEB_ROOT",
+            "RASR_EDGE_HTTP_PORT", "RASR_WHISPERLIVE_URL", "RASR_MAX_CLIENTS")
 
 
 class Stack(object):
     """What the scenario deployed, and how to poke at it."""
 
     def __init__(self, env):
+        missing = [name for name in REQUIRED if not env.get(name)]
+        if missing:
+            raise ValueError("the stack tests need %s (molecule/default/verify.yml sets them)" % ", ".join(missing))
         self.inventory = env["RASR_STACK_INVENTORY"]
         self.gpu = env["RASR_GPU_HOST"]
         self.edge = env["RASR_EDGE_HOST"]
-        self.edge_url = env.get("RASR_EDGE_URL", "")
+        self.edge_url = env["RASR_EDGE_URL"]
         self.ws_url = env["RASR_WS_URL"]
-        self.healthz_url = env.get("RASR_HEALTHZ_URL", "")
-        self.upstream_health_url = env.get("RASR_UPSTREAM_HEALTH_URL", "")
+        self.healthz_url = env["RASR_HEALTHZ_URL"]
+        self.upstream_health_url = env["RASR_UPSTREAM_HEALTH_URL"]
         self.ca_path = env["RASR_CA_PATH"]
-        self.whisperlive_url = env.get("RASR_WHISPERLIVE_URL", "")
-        self.max_clients = int(env.get("RASR_MAX_CLIENTS", "2"))
+        self.web_root = env["RASR_WEB_ROOT"]
+        self.http_port = int(env["RASR_EDGE_HTTP_PORT"])
+        self.whisperlive_url = env["RASR_WHISPERLIVE_URL"]
+        self.max_clients = int(env["RASR_MAX_CLIENTS"])
 
     def host_exec(self, host, *argv, check=True, timeout=60):
         """Run a command inside a local host (a container)."""

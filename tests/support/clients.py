@@ -2,7 +2,7 @@
 
 - ``speak_into_page``: Debian's Chromium, driven by Playwright, with a fake
   microphone that plays a WAV, opens the page, clicks Start and waits until
-  the given words are green completed segments.
+  every segment is green (completed) and the text is within a WER bound.
 - ``run_upstream_client``: Collabora's own ``TranscriptionClient``,
   unchanged, through the edge over wss:// (``WEBSOCKET_CLIENT_CA_BUNDLE``).
 """
@@ -56,14 +56,22 @@ def launch_chromium(pw, wav, https_port):
               "--ignore-certificate-errors-spki-list=" + spki_pin(https_port)])
 
 
-def speak_into_page(page_url, https_port, wav, words, screenshot=None, force_48k=False, timeout_ms=60000,
-                    min_words=None):
+def _page_transcript(page):
+    """(completed segment texts, partial segment texts) as the page shows them."""
+    return (page.locator(".segment.completed").all_text_contents(),
+            page.locator(".segment:not(.completed)").all_text_contents())
+
+
+def speak_into_page(page_url, https_port, wav, expected_text, max_wer, screenshot=None, force_48k=False,
+                    timeout_s=60):
     """Speak ``wav`` into the page at ``page_url``; return what was seen and sent.
 
-    Waits until at least ``min_words`` (default: all) of ``words`` are in
-    green completed segments.
+    Waits until every segment on the page is completed (green, none grey
+    left) and the completed text matches ``expected_text`` within
+    ``max_wer``; fails with what the page showed otherwise.
     """
     from playwright.sync_api import sync_playwright
+    from ansible_collections.realtime_asr.whisperlive.plugins.module_utils.wer import word_error_rate
     sent_binary, sent_text, received = [], [], []
     with sync_playwright() as pw:
         browser = launch_chromium(pw, wav, https_port)
@@ -89,29 +97,29 @@ def speak_into_page(page_url, https_port, wav, words, screenshot=None, force_48k
             model = page.locator("#model").input_value()
             started = time.monotonic()
             page.click("#start")
-            try:
-                page.wait_for_function(
-                    "([words, needed]) => words.filter((w) => Array.from("
-                    "document.querySelectorAll('.segment.completed')).map((s) => s.textContent)"
-                    ".join(' ').toLowerCase().includes(w)).length >= needed",
-                    arg=[list(words), len(words) if min_words is None else min_words], timeout=timeout_ms)
-            except Exception as exc:  # say what the page showed instead
-                if screenshot:
-                    os.makedirs(os.path.dirname(screenshot), exist_ok=True)
-                    page.screenshot(path=screenshot.replace(".png", "-failed.png"), full_page=True)
-                raise AssertionError(
-                    "the words %s did not turn green in %d ms (%s); completed: %r; partial: %r; state: %r; "
-                    "message: %r; format: %r; frames sent: %d" % (
-                        list(words), timeout_ms, type(exc).__name__,
-                        page.locator(".segment.completed").all_text_contents(),
-                        page.locator(".segment:not(.completed)").all_text_contents(),
-                        page.inner_text("#state"), page.inner_text("#message"), page.inner_text("#format"),
-                        len(sent_binary)))
+            wer = None
+            while True:
+                completed, partial = _page_transcript(page)
+                if completed and not partial:
+                    wer = word_error_rate(expected_text, " ".join(completed))
+                    if wer <= max_wer:
+                        break
+                if time.monotonic() - started > timeout_s:
+                    if screenshot:
+                        os.makedirs(os.path.dirname(screenshot), exist_ok=True)
+                        page.screenshot(path=screenshot.replace(".png", "-failed.png"), full_page=True)
+                    raise AssertionError(
+                        "the sentence was not all green within WER %s after %d s: completed %r; partial (grey) %r; "
+                        "WER of the completed text %s; state %r; message %r; format %r; frames sent %d" % (
+                            max_wer, timeout_s, completed, partial, wer, page.inner_text("#state"),
+                            page.inner_text("#message"), page.inner_text("#format"), len(sent_binary)))
+                time.sleep(0.25)
             seconds = time.monotonic() - started
             seen = {
                 "model": model,
                 "seconds_to_words": seconds,
-                "completed": page.locator(".segment.completed").all_text_contents(),
+                "wer": wer,
+                "completed": completed,
                 "color": page.eval_on_selector(".segment.completed", "(el) => getComputedStyle(el).color"),
                 "format": page.inner_text("#format"),
                 "state": page.inner_text("#state"),

@@ -267,7 +267,7 @@ def stream_sentence(ws_url, ssl_context, wav, results, on_half=None, source="127
     assert rate == 16000
     frames = [pcm[i:i + 1600] for i in range(0, len(pcm), 1600)]
     completed = {}
-    from websockets.sync.client import connect
+    from ansible_collections.realtime_asr.whisperlive.plugins.module_utils.whisperlive_client import connect
     with connect(ws_url, ssl=ssl_context, open_timeout=30,
                  source_address=(source, 0), max_size=None) as ws:
         ws.send(json.dumps({"uid": "edge-test", "language": "en", "task": "transcribe", "model": "tiny.en",
