@@ -103,12 +103,14 @@ def write_stub_wheel(folder, name, version):
         wheel.writestr(stem + ".dist-info/RECORD", "")
 
 
-def pip_resolve(python_version, tmp_path, name, args):
-    """Resolve ``args`` for ``python_version``; return (completed process, report or None)."""
+def start_pip_resolve(python_version, folder, name, args):
+    """Start resolving ``args`` for ``python_version``; return a function that
+    waits for it and returns (completed process, report or None)."""
     settings = read_pip_settings()
-    report = tmp_path / ("%s-%s.json" % (name, python_version))
+    report = folder / ("%s-%s.json" % (name, python_version))
     command = [sys.executable, "-c", PIP_FOR_TARGET, python_version, "install", "--dry-run", "--quiet"]
-    command += ["--target", str(tmp_path / "target"), "--ignore-installed", "--only-binary=:all:"]
+    command += ["--target", str(folder / ("target-%s-%s" % (name, python_version))), "--ignore-installed",
+                "--only-binary=:all:"]
     command += ["--python-version", python_version, "--implementation", "cp"]
     for platform in PLATFORMS:
         command += ["--platform", platform]
@@ -121,9 +123,32 @@ def pip_resolve(python_version, tmp_path, name, args):
     # indexes, this machine's constraints) and no PIP_* variable.
     environment = dict((key, value) for key, value in os.environ.items() if not key.startswith("PIP_"))
     environment.update(PIP_CONFIG_FILE=os.devnull, PIP_DISABLE_PIP_VERSION_CHECK="1")
-    result = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=600)
-    installed = json.loads(report.read_text())["install"] if result.returncode == 0 else None
-    return result, installed
+    process = subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def wait():
+        stdout, stderr = process.communicate(timeout=600)
+        result = subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+        installed = json.loads(report.read_text())["install"] if result.returncode == 0 else None
+        return result, installed
+
+    return wait
+
+
+@pytest.fixture(scope="module")
+def resolutions(tmp_path_factory):
+    """Every resolution this module checks, started at once (pip waits on the
+    network, not the CPU): {(python_version, what): wait function}."""
+    folder = tmp_path_factory.mktemp("resolve")
+    stubs = folder / "not-checkable-here"
+    stubs.mkdir()
+    for name, version in NOT_CHECKABLE_HERE.items():
+        write_stub_wheel(str(stubs), name, version)
+    started = {}
+    for version in SUPPORTED:
+        started[(version, "requirements")] = start_pip_resolve(
+            version, folder, "requirements", ["--find-links", str(stubs), "-r", REQUIREMENTS])
+        started[(version, "no-deps")] = start_pip_resolve(version, folder, "no-deps", ["--no-deps"] + no_deps_packages())
+    return started
 
 
 def failure(python_version, what, result):
@@ -139,15 +164,8 @@ def test_supported_list_is_declared():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("python_version", SUPPORTED)
-def test_requirements_resolve(python_version, tmp_path):
-    stubs = tmp_path / "not-checkable-here"
-    stubs.mkdir()
-    for name, version in NOT_CHECKABLE_HERE.items():
-        write_stub_wheel(str(stubs), name, version)
-
-    result, installed = pip_resolve(
-        python_version, tmp_path, "requirements", ["--find-links", str(stubs), "-r", REQUIREMENTS]
-    )
+def test_requirements_resolve(python_version, resolutions):
+    result, installed = resolutions[(python_version, "requirements")]()
     if result.returncode:
         pytest.fail(failure(python_version, "files/requirements.txt", result), pytrace=False)
     resolved = set(re.sub(r"[-_.]+", "-", item["metadata"]["name"]).lower() for item in installed)
@@ -157,6 +175,6 @@ def test_requirements_resolve(python_version, tmp_path):
         python_version,
     )
 
-    result, _ = pip_resolve(python_version, tmp_path, "no-deps", ["--no-deps"] + no_deps_packages())
+    result, _ = resolutions[(python_version, "no-deps")]()
     if result.returncode:
         pytest.fail(failure(python_version, "with --no-deps: " + " ".join(no_deps_packages()), result), pytrace=False)

@@ -19,8 +19,10 @@ from cryptography.x509.oid import NameOID
 from ansible_collections.realtime_asr.whisperlive.plugins.module_utils import errors
 from ansible_collections.realtime_asr.whisperlive.plugins.module_utils.audio import TARGET_RATE, Clip
 from ansible_collections.realtime_asr.whisperlive.plugins.module_utils.whisperlive_client import (
+    SerialisedTLSSocket,
     Transcript,
     check_transcription,
+    connect,
     redact_url,
 )
 
@@ -278,6 +280,28 @@ def test_tls_without_validation_succeeds(self_signed):
     with FakeWhisperLive(ssl_context=self_signed["server_ctx"]) as fake:
         result = check_transcription(fake.url, speech_clip(), validate_certs=False, **FAST)
     assert result["transcript"] == "hello world"
+
+
+def test_tls_connections_serialise_reads_and_writes(self_signed):
+    """Over wss:// the socket under websockets is a SerialisedTLSSocket (the
+    handshake stall: concurrent SSL_read/SSL_write on one connection), and
+    many opening handshakes in a row all complete."""
+    context = ssl.create_default_context(cafile=self_signed["ca_path"])
+    with FakeWhisperLive(ssl_context=self_signed["server_ctx"]) as fake:
+        for _cycle in range(50):
+            with connect(fake.url, ssl=context, open_timeout=5, close_timeout=2) as ws:
+                assert isinstance(ws.socket, SerialisedTLSSocket)
+                ws.send('{"uid": "u", "language": "en", "task": "transcribe", "model": "tiny.en"}')
+                assert "SERVER_READY" in ws.recv(timeout=5)
+        with connect(fake.url, ssl=context, open_timeout=5) as ws:
+            assert ws.socket.gettimeout() is None   # what websockets set, kept through the wrapper
+    assert len(fake.options) == 50
+
+
+def test_plain_ws_connections_keep_the_plain_socket():
+    with FakeWhisperLive() as fake:
+        with connect(fake.url, open_timeout=5) as ws:
+            assert isinstance(ws.socket, socket.socket)
 
 
 def test_plain_ws_to_a_tls_port_fails_cleanly(self_signed):
