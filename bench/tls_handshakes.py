@@ -40,7 +40,7 @@ def cycle(connect, url, context, open_timeout):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--url", default="wss://localhost/ws")
     parser.add_argument("--ca", default=DEFAULT_CA)
     parser.add_argument("--cycles", type=int, default=1000, help="cycles per client (alternating)")

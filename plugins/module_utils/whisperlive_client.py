@@ -144,6 +144,7 @@ def connect(url, **kwargs):
     kwargs.setdefault("create_connection", SerialisedTLSConnection)
     return _websockets_connect(url, **kwargs)
 
+
 SERVER_READY = "SERVER_READY"
 DISCONNECT = "DISCONNECT"
 END_OF_AUDIO = b"END_OF_AUDIO"

@@ -71,8 +71,9 @@ def test_service_is_hardened_and_admin_is_a_unix_socket(stack):
     stack.host_exec(stack.edge, "test", "-S", "/run/caddy/admin.sock")
     # Caddy's own validate, timed, on the live file.
     started = time.monotonic()
-    stack.host_exec(stack.edge, "env", "EDGE_CADDY_STORAGE=/var/lib/caddy-validate/data", "EDGE_CADDY_LOG_DIR=/var/lib/caddy-validate/log",
-         "/usr/local/bin/caddy", "validate", "--adapter", "caddyfile", "--config", "/etc/caddy/Caddyfile")
+    stack.host_exec(stack.edge, "env", "EDGE_CADDY_STORAGE=/var/lib/caddy-validate/data",
+                    "EDGE_CADDY_LOG_DIR=/var/lib/caddy-validate/log", "/usr/local/bin/caddy", "validate",
+                    "--adapter", "caddyfile", "--config", "/etc/caddy/Caddyfile")
     print("FIGURE caddy validate of the live Caddyfile: %.2f s" % (time.monotonic() - started))
 
 

@@ -175,6 +175,6 @@ def test_requirements_resolve(python_version, resolutions):
         python_version,
     )
 
-    result, _ = resolutions[(python_version, "no-deps")]()
+    result = resolutions[(python_version, "no-deps")]()[0]
     if result.returncode:
         pytest.fail(failure(python_version, "with --no-deps: " + " ".join(no_deps_packages()), result), pytrace=False)
