@@ -96,7 +96,9 @@ def test_downloaded_test_client_runs_against_the_edge(deployed, stack, fake_mic,
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
 
 
-@pytest.mark.parametrize("mode", ["context-16k", "resampled-48k"])
+# The 16 kHz context path is the stack test's (tests/stack, through the
+# deployed edge); here the resampling path, forced by a 48 kHz context.
+@pytest.mark.parametrize("mode", ["resampled-48k"])
 def test_spoken_words_appear_as_green_completed_segments(deployed, stack, fake_mic, mode):
     # Every segment green, and the green text within the WER bound.
     seen = clients.speak_into_page(deployed.base + "/", deployed.https_port, fake_mic, speech.SENTENCE,

@@ -2,7 +2,9 @@
 
 Figures print with `-s`/`-v` (the Molecule verify step shows them); the
 assertions are about behaviour, and the time bounds only keep a broken
-stack from hanging the suite.
+stack from hanging the suite. A real-time transcription through the edge
+with its CA is playbook 315's, run by the scenario's converge and
+idempotence steps: not repeated here.
 """
 
 import json
@@ -68,13 +70,6 @@ def wait_healthy(stack, timeout=90):
     return wait_until(lambda: http_status(stack, stack.upstream_health_url) == 200, timeout)
 
 
-def test_wss_with_the_edge_ca_transcribes(stack, speech_wav):
-    result = transcribe(stack, speech_wav)
-    print("through the edge: wer=%s latency=%s" % (result["wer"], json.dumps(result["latency"])))
-    assert result["wer"] <= MAX_WER
-    assert result["backend"]
-
-
 def test_wss_without_the_ca_fails_verification(stack, speech_wav):
     with pytest.raises(errors.TlsError) as caught:
         check_transcription(stack.ws_url, audio.load_wav(speech_wav), timeout=20)
@@ -95,7 +90,7 @@ def test_health_endpoints_follow_whisperlive(stack, speech_wav):
     finally:
         stack.host_exec(stack.gpu, "systemctl", "start", WHISPERLIVE_UNIT)
     assert wait_healthy(stack), "upstream health did not come back to 200"
-    assert transcribe(stack, speech_wav)["wer"] <= MAX_WER
+    assert transcribe(stack, speech_wav, pace=0)["wer"] <= MAX_WER
 
 
 def test_kill_9_during_a_stream_fails_clearly_and_the_service_comes_back(stack, long_speech_wav, speech_wav):
@@ -112,7 +107,7 @@ def test_kill_9_during_a_stream_fails_clearly_and_the_service_comes_back(stack, 
     print("stream failure: %s" % error)
     assert wait_healthy(stack, 90), "upstream health did not return after kill -9"
     healthy_after = time.monotonic() - killed_at
-    result = transcribe(stack, speech_wav)
+    result = transcribe(stack, speech_wav, pace=0)
     recovered_after = time.monotonic() - killed_at
     restarts_after = int(stack.unit_property(stack.gpu, WHISPERLIVE_UNIT, "NRestarts"))
     print("kill -9: upstream healthy again after %.1f s, a new stream done after %.1f s, wer %s"
@@ -179,12 +174,10 @@ def test_connect_disconnect_cycles_leave_memory_and_threads_flat(stack):
     assert rss_after - rss_before <= 5 * 1024, "RSS grew by %d kB" % (rss_after - rss_before)
 
 
-def test_caddy_reload_during_a_stream_keeps_it(stack, long_speech_wav):
+def test_caddy_reload_during_a_stream_keeps_it(stack, speech_wav):
     pid_before = stack.unit_property(stack.edge, CADDY_UNIT, "MainPID")
-    streaming = in_thread(lambda: check_transcription(
-        stack.ws_url, audio.load_wav(long_speech_wav), expected_text=" ".join([SENTENCE] * 3),
-        max_wer=MAX_WER, ca_path=stack.ca_path, timeout=150, pace=1.0))
-    time.sleep(5)
+    streaming = in_thread(lambda: transcribe(stack, speech_wav, pace=1.0))
+    time.sleep(3)   # mid-sentence: about 7 s of speech, paced in real time
     stack.host_exec(stack.edge, "systemctl", "reload", CADDY_UNIT)
     streaming["thread"].join(180)
     assert "error" not in streaming, "the stream broke on reload: %r" % streaming.get("error")
@@ -249,7 +242,10 @@ def test_a_real_browser_sees_the_spoken_words_turn_green(stack, tmp_path):
           % (seen["seconds_to_words"], seen["wer"], seen["frames"], seen["frame_sizes"], " ".join(seen["completed"])))
     assert seen["color"] == "rgb(21, 128, 61)"   # green completed segments
     assert seen["frame_sizes"] == [6400]          # 100 ms of Float32 at 16 kHz
+    assert seen["frames"] >= 50                   # at least the 5 s before all was green
     assert seen["server_ready"]
+    assert seen["options"]["same_output_threshold"] == 3 and seen["options"]["model"] == seen["model"]
+    assert "resampled" not in seen["format"], seen["format"]   # the 16 kHz context, no resampler
 
 
 def test_upstream_transcription_client_works_through_the_edge(stack, speech_wav, tmp_path):
