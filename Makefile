@@ -1,5 +1,5 @@
 # The two commands of README.md, and the pieces they are made of.
-.PHONY: demo test setup deploy lint sanity unit integration molecule bench clean build
+.PHONY: demo test setup deploy lint sanity unit pins venv integration molecule bench clean build
 
 ## Set up this machine and deploy the whole stack locally.
 demo: setup deploy
@@ -14,7 +14,7 @@ setup:
 deploy:
 	.venv/bin/ansible-playbook site.yml
 
-lint sanity unit integration molecule:
+lint sanity unit pins venv integration molecule:
 	scripts/test.sh setup $@
 
 bench:

@@ -3,14 +3,14 @@
 # runs each stage, prints its wall time, and ends with a summary line.
 #   scripts/test.sh                 every stage
 #   scripts/test.sh lint unit       only the named stages
-# Stages: setup lint sanity unit integration molecule
+# Stages: setup lint sanity unit pins venv integration molecule
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PATH=$PWD/.venv/bin:$PATH
 export ANSIBLE_FORCE_COLOR=${ANSIBLE_FORCE_COLOR:-0} PY_COLORS=${PY_COLORS:-0}
 mkdir -p artifacts/test
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(setup lint sanity unit integration molecule)
+[ ${#stages[@]} -gt 0 ] || stages=(setup lint sanity unit pins venv integration molecule)
 # Molecule scenarios: one, `default`, deploys site.yml whole (molecule/default/molecule.yml).
 scenarios=${MOLECULE_SCENARIOS:-default}
 
@@ -36,6 +36,15 @@ stage_lint() {
 }
 
 stage_sanity() { scripts/sanity.sh; }
+
+# The WhisperLive venv the integration and stack tests serve from (built once
+# per requirements hash under .cache/, tests/support/whisperlive.py): built
+# here, beside the light stages, instead of inside the first test that needs it.
+stage_venv() {
+  python3 -c 'import sys; sys.path.insert(0, "tests"); from support.whisperlive import ensure_venv, heavy_lock
+with heavy_lock():
+    print(ensure_venv())'
+}
 
 # The failed test ids of a junit file, at most five, one line each: CI logs
 # show only their tail, so the summary names what failed.
@@ -71,7 +80,12 @@ stage_pytest() {
   return $rc
 }
 
-stage_unit() { stage_pytest unit tests/unit; }
+# The GPU host's pins resolved by pip for every supported Python (network to
+# PyPI; it waits on the network, so it has a stage of its own that runs
+# beside the others).
+PINS_TEST=tests/unit/roles/test_whisperlive_requirements_resolve.py
+stage_unit() { stage_pytest unit tests/unit --ignore="$PINS_TEST"; }
+stage_pins() { stage_pytest pins "$PINS_TEST"; }
 
 stage_integration() { stage_pytest integration tests/integration; }
 
@@ -98,19 +112,63 @@ stage_molecule() {
 
 summary=() details=()
 passed=0 failed=0
-for stage in "${stages[@]}"; do
-  printf '\n\033[1m=== stage %s\033[0m\n' "$stage"
-  t0=$SECONDS
-  if "stage_$stage"; then
-    result=ok passed=$((passed + 1))
-  else
-    result=FAILED failed=$((failed + 1))
-  fi
-  summary+=("$(printf '%-12s %-7s %5d s' "$stage" "$result" $((SECONDS - t0)))")
+
+# One summary line per stage (and its detail lines under it).
+record() {  # stage rc seconds; details in the array
+  local result=ok
+  if [ "$2" -eq 0 ]; then passed=$((passed + 1)); else result=FAILED failed=$((failed + 1)); fi
+  summary+=("$(printf '%-12s %-7s %5d s' "$1" "$result" "$3")")
   # Per-scenario lines go under their stage, so a CI log's tail names the culprit.
   [ ${#details[@]} -gt 0 ] && summary+=("${details[@]}")
   details=()
+}
+
+run_stage() {  # stage; its output as it comes
+  local t0=$SECONDS rc=0
+  printf '\n\033[1m=== stage %s\033[0m\n' "$1"
+  "stage_$1" || rc=$?
+  record "$1" "$rc" $((SECONDS - t0))
+}
+
+# Light stages run side by side: single-threaded tools and waits on the
+# network, no containers and no WhisperLive, so two cores serve them at once.
+# Each one's output goes to artifacts/test/stage-NAME.log and is printed
+# whole, stage by stage, when all have ended.
+run_side_by_side() {  # stages
+  local stage rc secs pids=()
+  for stage in "$@"; do
+    (
+      t0=$SECONDS rc=0
+      "stage_$stage" >"artifacts/test/stage-$stage.log" 2>&1 || rc=$?
+      { echo "$rc $((SECONDS - t0))"; [ ${#details[@]} -eq 0 ] || printf '%s\n' "${details[@]}"; } \
+        >"artifacts/test/stage-$stage.result"
+    ) &
+    pids+=($!)
+  done
+  wait "${pids[@]}"
+  for stage in "$@"; do
+    printf '\n\033[1m=== stage %s (ran beside: %s)\033[0m\n' "$stage" "$*"
+    cat "artifacts/test/stage-$stage.log"
+    { read -r rc secs; mapfile -t details; } <"artifacts/test/stage-$stage.result"
+    record "$stage" "$rc" "$secs"
+  done
+}
+
+light=" lint sanity unit pins venv "
+group=()
+run_group() {
+  if [ ${#group[@]} -gt 1 ]; then run_side_by_side "${group[@]}"; elif [ ${#group[@]} -eq 1 ]; then run_stage "${group[0]}"; fi
+  group=()
+}
+for stage in "${stages[@]}"; do
+  if [[ $light == *" $stage "* ]]; then
+    group+=("$stage")
+  else
+    run_group
+    run_stage "$stage"
+  fi
 done
+run_group
 printf '\n%-12s %-7s %7s\n' stage result time
 printf '%s\n' "${summary[@]}"
 printf 'total        %13d s\n' "$SECONDS"
