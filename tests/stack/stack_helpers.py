@@ -1,11 +1,17 @@
 """Helpers for the stack tests: what the scenario deployed and how to poke at it."""
 
 import os
+import ssl
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+WHISPERLIVE_UNIT = "whisperlive"
+CADDY_UNIT = "caddy"
 
 # What molecule/default/verify.yml hands to the tests: every one is needed.
 REQUIRED = ("RASR_STACK_INVENTORY", "RASR_GPU_HOST", "RASR_EDGE_HOST", "RASR_EDGE_URL", "RASR_WS_URL",
@@ -70,3 +76,13 @@ def wait_until(predicate, timeout, interval=0.25):
             return value
         time.sleep(interval)
     return None
+
+
+def https_get(url, ca_path=None, timeout=15):
+    """(status, body) of a GET over https; trusts ``ca_path``, or the system's CAs without one."""
+    context = ssl.create_default_context(cafile=ca_path) if ca_path else ssl.create_default_context()
+    try:
+        with urllib.request.urlopen(url, context=context, timeout=timeout) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()

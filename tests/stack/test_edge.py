@@ -10,31 +10,21 @@ during a live stream are in test_stack.py.
 import json
 import os
 import re
-import ssl
 import time
 import urllib.error
 import urllib.request
 
 import pytest
 
-CADDY_UNIT = "caddy"
-
-
-def https_status(url, ca_path, timeout=15):
-    ctx = ssl.create_default_context(cafile=ca_path) if ca_path else ssl.create_default_context()
-    try:
-        with urllib.request.urlopen(url, context=ctx, timeout=timeout) as resp:
-            return resp.status, resp.read().decode()
-    except urllib.error.HTTPError as err:
-        return err.code, err.read().decode()
+from stack_helpers import CADDY_UNIT, https_get
 
 
 def test_tls_needs_the_fetched_ca(stack):
     assert os.path.isfile(stack.ca_path)
-    status, body = https_status(stack.edge_url + "healthz", stack.ca_path)
+    status, body = https_get(stack.edge_url + "healthz", stack.ca_path)
     assert (status, body) == (200, "ok")
     with pytest.raises(urllib.error.URLError) as info:
-        https_status(stack.edge_url + "healthz", None)
+        https_get(stack.edge_url + "healthz", None)
     assert "CERTIFICATE_VERIFY_FAILED" in str(info.value)
 
 
@@ -52,9 +42,9 @@ def test_plain_http_redirects(stack):
 
 
 def test_page_and_config_are_served(stack):
-    status, page = https_status(stack.edge_url, stack.ca_path)
+    status, page = https_get(stack.edge_url, stack.ca_path)
     assert status == 200 and "pcm-worklet" not in page and 'id="start"' in page
-    status, body = https_status(stack.edge_url + "config.json", stack.ca_path)
+    status, body = https_get(stack.edge_url + "config.json", stack.ca_path)
     config = json.loads(body)
     assert status == 200 and config["models"] == ["tiny.en"] and config["socket_path"] == "/ws"
 
@@ -88,7 +78,7 @@ def test_invalid_config_never_goes_live(stack):
     assert "banana" in run.stdout, run.stdout[-3000:]
     assert stack.host_exec(stack.edge, "sha256sum", "/etc/caddy/Caddyfile").stdout == before
     assert stack.unit_property(stack.edge, CADDY_UNIT, "MainPID") == pid
-    assert https_status(stack.edge_url + "healthz", stack.ca_path)[0] == 200
+    assert https_get(stack.edge_url + "healthz", stack.ca_path)[0] == 200
 
 
 def test_config_change_reloads_without_restart(stack):
@@ -102,7 +92,7 @@ def test_config_change_reloads_without_restart(stack):
     finally:
         assert stack.ansible_playbook("playbooks/305_edge_proxy.yml").returncode == 0
     assert stack.unit_property(stack.edge, CADDY_UNIT, "MainPID") == pid
-    assert https_status(stack.edge_url + "healthz", stack.ca_path)[0] == 200
+    assert https_get(stack.edge_url + "healthz", stack.ca_path)[0] == 200
 
 
 def test_apt_method_in_check_mode(stack):

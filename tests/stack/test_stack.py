@@ -12,8 +12,6 @@ import os
 import ssl
 import threading
 import time
-import urllib.error
-import urllib.request
 
 import pytest
 
@@ -24,11 +22,8 @@ from ansible_collections.realtime_asr.whisperlive.plugins.module_utils.whisperli
     connect,
 )
 
-from stack_helpers import REPO, wait_until
+from stack_helpers import CADDY_UNIT, REPO, WHISPERLIVE_UNIT, https_get, wait_until
 from support.speech import MAX_WER, SENTENCE
-
-WHISPERLIVE_UNIT = "whisperlive"
-CADDY_UNIT = "caddy"
 
 
 def ssl_context(stack):
@@ -36,11 +31,7 @@ def ssl_context(stack):
 
 
 def http_status(stack, url):
-    try:
-        with urllib.request.urlopen(url, context=ssl_context(stack), timeout=10) as response:
-            return response.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
+    return https_get(url, stack.ca_path, timeout=10)[0]
 
 
 def transcribe(stack, wav, **options):
