@@ -16,10 +16,11 @@ log() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
 # Host packages: the Docker engine and debootstrap for the local hosts;
 # espeak-ng and sox make test speech; chromium is the test browser.
-# The tests add chromium (the real browser), openssl (test certificates) and
+# The tests add chromium (the real browser), openssl (test certificates),
+# nftables and the OpenSSH client (the AWS twin's security groups and SSH) and
 # Node.js (the page's JavaScript unit tests) where no node is on PATH yet.
 packages=(docker.io debootstrap espeak-ng sox make)
-$want_test && packages+=(chromium openssl)
+$want_test && packages+=(chromium openssl nftables openssh-client)
 $want_test && ! command -v node >/dev/null && packages+=(nodejs)
 # A venv needs ensurepip, which Debian and Ubuntu ship apart (python3-venv).
 python=${PYTHON:-python3}
