@@ -34,5 +34,13 @@ if args:
 PY
 done
 
+# Collections the plugins build on (amazon.aws's doc fragments and
+# module_utils for module ec2_placement_info) sit beside it, as installed.
+for dep in amazon/aws; do
+  src=$(python3 -c 'import sys, ansible_collections, os; print(os.path.join(list(ansible_collections.__path__)[-1], sys.argv[1]))' "$dep")
+  mkdir -p "$work/ansible_collections/$(dirname "$dep")"
+  ln -s "$src" "$work/ansible_collections/$dep"
+done
+
 cd "$dest"
 ansible-test sanity --venv --python "$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')" "$@"

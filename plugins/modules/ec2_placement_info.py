@@ -78,10 +78,10 @@ options:
     type: bool
     default: true
 notes:
-  - "C(module_defaults) for C(group/amazon.aws.aws) does B(not) reach this module: a group is the list in
-    the C(meta/runtime.yml) of the collection that owns it, and amazon.aws lists only its own modules. Pass
-    O(region), O(endpoint_url) and O(profile) to it explicitly, or add the module's FQCN to the play's
-    C(module_defaults) under its own name."
+  - "C(module_defaults) for C(group/amazon.aws.aws) does B(not) reach this module (a group is the list in
+    the C(meta/runtime.yml) of the collection that owns it). This collection's group
+    C(group/realtime_asr.whisperlive.aws) extends amazon.aws's group with this module: one block of
+    O(region), O(endpoint_url) and O(profile) there reaches both, as in this collection's playbooks."
   - Prices, Spot capacity and Capacity Reservations are not considered; an offered zone can still be out of
     capacity at launch time (C(InsufficientInstanceCapacity)).
   - "Permissions: C(ec2:DescribeInstanceTypeOfferings), C(ec2:DescribeInstanceTypes), C(ec2:DescribeSubnets)

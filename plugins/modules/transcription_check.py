@@ -123,6 +123,13 @@ options:
       - Append the last, never completed, segment to the transcript.
     type: bool
     default: true
+  require_segments:
+    description:
+      - Fail when the server sends no transcript segment. C(false) makes a readiness probe of the check
+        (SERVER_READY, the audio accepted, a clean close), e.g. with a second of silence; it cannot be
+        combined with O(expected_text), which always needs segments.
+    type: bool
+    default: true
   validate_certs:
     description:
       - Verify the server's TLS certificate and host name for C(wss://). Turn off only to debug.
@@ -334,7 +341,7 @@ LIBRARIES = (
 CLIENT_OPTIONS = (
     "language", "model", "task", "use_vad", "same_output_threshold", "chunk_ms", "pace",
     "timeout", "finalize_timeout", "stable_messages", "include_partial", "validate_certs", "ca_path", "headers",
-    "token", "wait_for_slot",
+    "token", "wait_for_slot", "require_segments",
 )
 
 
@@ -363,6 +370,7 @@ def main():
             finalize_timeout=dict(type="float", default=10),
             stable_messages=dict(type="int", default=3),
             include_partial=dict(type="bool", default=True),
+            require_segments=dict(type="bool", default=True),
             validate_certs=dict(type="bool", default=True),
             ca_path=dict(type="path"),
             headers=dict(type="dict", default={}),

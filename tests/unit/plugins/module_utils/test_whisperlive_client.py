@@ -130,6 +130,16 @@ def test_pace_one_streams_no_faster_than_real_time():
     assert elapsed >= 0.7
 
 
+def test_a_readiness_probe_needs_no_segments_but_a_transcript_check_does():
+    with FakeWhisperLive(mode="no_segments") as fake:
+        result = check_transcription(fake.url, speech_clip(0.3), require_segments=False, pace=0, timeout=5,
+                                     finalize_timeout=0.1)
+        assert result["segments"] == [] and result["backend"] is not None
+        with pytest.raises(errors.NoSegments):
+            check_transcription(fake.url, speech_clip(0.3), expected_text="hello", require_segments=False,
+                                pace=0, timeout=5, finalize_timeout=0.1)
+
+
 def test_chunk_ms_sets_the_frame_size():
     with FakeWhisperLive(mode="no_segments") as fake:
         with pytest.raises(errors.NoSegments):
