@@ -87,7 +87,19 @@ PINS_TEST=tests/unit/roles/test_whisperlive_requirements_resolve.py
 stage_unit() { stage_pytest unit tests/unit --ignore="$PINS_TEST"; }
 stage_pins() { stage_pytest pins "$PINS_TEST"; }
 
-stage_integration() { stage_pytest integration tests/integration; }
+# The AWS twin's closing figures (tests/integration/test_aws_twin.py writes
+# them): printed after the stage and summed up in its summary lines.
+TWIN_FIGURES=artifacts/test/aws-twin-figures.txt
+stage_integration() {
+  local rc=0
+  rm -f "$TWIN_FIGURES"
+  stage_pytest integration tests/integration || rc=$?
+  if [ -s "$TWIN_FIGURES" ]; then
+    cat "$TWIN_FIGURES"
+    add_details < <(grep -E '^(wall time|transcript|wer|rerun_changed):' "$TWIN_FIGURES" | cut -c1-150 | sed 's/^/  aws twin: /')
+  fi
+  return $rc
+}
 
 stage_molecule() {
   local rc=0 s

@@ -68,7 +68,7 @@ RUN apt-get update -qq \\
 
 
 def sh(*argv, check=True, input=None, timeout=120):
-    proc = subprocess.run(argv, input=input, capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(argv, input=input, capture_output=True, text=True, timeout=timeout, check=False)
     if check and proc.returncode != 0:
         raise RuntimeError("%s: rc %s: %s" % (" ".join(argv), proc.returncode, proc.stderr.strip()))
     return proc

@@ -9,7 +9,6 @@ Nothing on this machine changes (private lists, cache and sources; --simulate).
 About 5 s a case; needs deb.debian.org (or the mirror of the case).
 """
 
-import os
 import shutil
 import subprocess
 

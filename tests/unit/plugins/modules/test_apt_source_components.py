@@ -5,16 +5,12 @@ check mode writes nothing, --diff shows each file, a real run writes and
 keeps the file's mode, a second run changes nothing, failures are named.
 """
 
-import json
 import os
 import stat
-import subprocess
-import textwrap
 
 import pytest
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
-ANSIBLE_PLAYBOOK = os.path.join(REPO_ROOT, ".venv", "bin", "ansible-playbook")
+from unit.module_play import run_task
 
 DEB822 = """\
 Types: deb deb-src
@@ -41,31 +37,10 @@ def apt_tree(tmp_path):
 
 @pytest.fixture
 def run_module(tmp_path, apt_tree):
-    config = tmp_path / "ansible.cfg"
-    config.write_text("[defaults]\ncollections_path = %s\nstdout_callback = ansible.builtin.json\n"
-                      % os.path.join(REPO_ROOT, "collections"))
-
     def run(args=None, flags=()):
         args = dict({"components": ["contrib", "non-free", "non-free-firmware"], "release": "bookworm",
                      "paths": [str(apt_tree / "sources.list"), str(apt_tree / "sources.list.d")]}, **(args or {}))
-        playbook = tmp_path / "play.yml"
-        playbook.write_text(textwrap.dedent("""\
-            ---
-            - name: Module test
-              hosts: localhost
-              connection: local
-              gather_facts: false
-              vars:
-                ansible_python_interpreter: "{{ ansible_playbook_python }}"
-              tasks:
-                - name: Components
-                  realtime_asr.whisperlive.apt_source_components: %s
-            """) % json.dumps(args))
-        proc = subprocess.run([ANSIBLE_PLAYBOOK, "-i", "localhost,", str(playbook)] + list(flags),
-                              env=dict(os.environ, ANSIBLE_CONFIG=str(config)), capture_output=True, text=True,
-                              timeout=120, check=False)
-        report = json.loads(proc.stdout)
-        return proc.returncode, report["plays"][0]["tasks"][0]["hosts"]["localhost"]
+        return run_task(tmp_path, "apt_source_components", args, flags)
     return run
 
 

@@ -5,18 +5,13 @@ keys, changed=false, check mode, and failures turned into `failure` classes.
 """
 
 import json
-import os
-import subprocess
-import textwrap
 
 import numpy as np
 import pytest
 import soundfile
 
 from unit.fake_whisperlive import FakeWhisperLive
-
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
-ANSIBLE_PLAYBOOK = os.path.join(REPO_ROOT, ".venv", "bin", "ansible-playbook")
+from unit.module_play import run_task
 
 
 @pytest.fixture
@@ -25,30 +20,9 @@ def run_module(tmp_path):
     wav = tmp_path / "tone.wav"
     t = np.arange(int(0.6 * 44100)) / 44100.0
     soundfile.write(str(wav), np.stack([0.3 * np.sin(2 * np.pi * 220 * t)] * 2, axis=1), 44100, subtype="PCM_24")
-    config = tmp_path / "ansible.cfg"
-    config.write_text("[defaults]\ncollections_path = %s\nstdout_callback = ansible.builtin.json\n"
-                      % os.path.join(REPO_ROOT, "collections"))
-
     def run(args, check_mode=False):
         args = dict({"audio": str(wav), "pace": 0, "timeout": 10, "finalize_timeout": 3}, **args)
-        playbook = tmp_path / "play.yml"
-        playbook.write_text(textwrap.dedent("""\
-            ---
-            - name: Module test
-              hosts: localhost
-              connection: local
-              gather_facts: false
-              vars:
-                ansible_python_interpreter: "{{ ansible_playbook_python }}"
-              tasks:
-                - name: Check
-                  realtime_asr.whisperlive.transcription_check: %s
-            """) % json.dumps(args))
-        cmd = [ANSIBLE_PLAYBOOK, "-i", "localhost,", str(playbook)] + (["--check"] if check_mode else [])
-        proc = subprocess.run(cmd, env=dict(os.environ, ANSIBLE_CONFIG=str(config)), capture_output=True,
-                              text=True, timeout=120, check=False)
-        report = json.loads(proc.stdout)
-        return proc.returncode, report["plays"][0]["tasks"][0]["hosts"]["localhost"]
+        return run_task(tmp_path, "transcription_check", args, ["--check"] if check_mode else [])
     return run
 
 
