@@ -264,7 +264,7 @@ def test_stop_status_start(twin):
                              capture_output=True, text=True, check=True).stdout.strip()
     assert running == "false"
     status, body = wait_status(twin, "/healthz/upstream", 503)
-    assert status == 503, (status, body)
+    assert status == 503 and "No healthy transcription server" in body, (status, body)
 
     # A re-run of 020 (what site.yml does first) leaves the stopped GPU stopped (defect 7).
     relaunch = twin.run("playbooks/020_gpu_instance.yml")
