@@ -20,6 +20,7 @@ def run_module(tmp_path):
     wav = tmp_path / "tone.wav"
     t = np.arange(int(0.6 * 44100)) / 44100.0
     soundfile.write(str(wav), np.stack([0.3 * np.sin(2 * np.pi * 220 * t)] * 2, axis=1), 44100, subtype="PCM_24")
+
     def run(args, check_mode=False):
         args = dict({"audio": str(wav), "pace": 0, "timeout": 10, "finalize_timeout": 3}, **args)
         return run_task(tmp_path, "transcription_check", args, ["--check"] if check_mode else [])
