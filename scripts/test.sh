@@ -96,7 +96,7 @@ stage_integration() {
   stage_pytest integration tests/integration || rc=$?
   if [ -s "$TWIN_FIGURES" ]; then
     cat "$TWIN_FIGURES"
-    add_details < <(grep -E '^(wall time|transcript|wer|rerun_changed):' "$TWIN_FIGURES" | cut -c1-150 | sed 's/^/  aws twin: /')
+    add_details < <(grep -E '^(wall time of the AWS playbook runs|transcript|wer|rerun_changed):' "$TWIN_FIGURES" | cut -c1-150 | sed 's/^/  aws twin: /')
   fi
   return $rc
 }
