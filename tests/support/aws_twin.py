@@ -273,6 +273,7 @@ class Twin:
             "groups": self.ec2.describe_security_groups()["SecurityGroups"],
             "addresses": self.ec2.describe_addresses()["Addresses"],
             "subnets": self.ec2.describe_subnets()["Subnets"],
+            "vpcs": self.ec2.describe_vpcs()["Vpcs"],
             "route_tables": self.ec2.describe_route_tables()["RouteTables"],
         }
 
@@ -306,7 +307,7 @@ class Twin:
                     changed = True
                 pid = sh("docker", "inspect", "-f", "{{.State.Pid}}", name).stdout.strip()
                 if self._plumbed.get(iid) != pid:
-                    self._plumb(inst, pid)
+                    self._plumb(inst, pid, state)
                     changed = True
             elif want in ("stopping", "stopped") and running:
                 sh("docker", "stop", name, timeout=90)
@@ -351,9 +352,9 @@ class Twin:
     def _veth(self, iid):
         return "v" + hashlib.sha1(iid.encode()).hexdigest()[:10]
 
-    def _plumb(self, inst, pid):
+    def _plumb(self, inst, pid, state):
         iid, ip = inst["InstanceId"], inst["PrivateIpAddress"]
-        router = self._router(inst["SubnetId"])
+        router = self._router(state, inst["SubnetId"])
         outer, inner = self._veth(iid), "t" + self._veth(iid)[1:]
         self.nsrun("ip", "link", "del", outer, check=False)
         sh("ip", "link", "add", inner, "type", "veth", "peer", "name", outer, "netns", self.ns)
@@ -374,11 +375,11 @@ class Twin:
         self.nsrun("ip", "link", "del", self._veth(iid), check=False)
         self._plumbed.pop(iid, None)
 
-    def _subnets(self):
-        return {s["SubnetId"]: s for s in self.ec2.describe_subnets()["Subnets"]}
-
-    def _router(self, subnet_id):
-        cidr = ipaddress.ip_network(self._subnets()[subnet_id]["CidrBlock"])
+    @staticmethod
+    def _router(state, subnet_id):
+        """The subnet's router address (base + 1), from the state this pass read."""
+        subnet = next(s for s in state["subnets"] if s["SubnetId"] == subnet_id)
+        cidr = ipaddress.ip_network(subnet["CidrBlock"])
         return str(cidr.network_address + 1)
 
     # -- network: routes, NAT, security groups --------------------------
@@ -400,7 +401,7 @@ class Twin:
         for prio in self._rules:
             self.nsrun("ip", "rule", "del", "priority", str(prio), check=False)
         self._rules = []
-        vpc_cidrs = {v["VpcId"]: v["CidrBlock"] for v in self.ec2.describe_vpcs()["Vpcs"]}
+        vpc_cidrs = {v["VpcId"]: v["CidrBlock"] for v in state["vpcs"]}
         table = 100
         for rt in state["route_tables"]:
             target = None
