@@ -55,6 +55,74 @@ def make_speech_wav(path, text=SENTENCE, rate=16000, channels=1, encoding="int16
     return path
 
 
+# The pink noise of the endpointing checks (issue 17): sox's own generator at
+# the volume users complained about upstream, and the SNR a room gives.
+PINK_NOISE_VOLUME = 0.05
+ROOM_SNR_DB = 20.0
+
+
+def speech_bounds(samples, rate=16000, floor=0.02):
+    """(onset, end) in seconds of the samples louder than ``floor`` of the peak."""
+    import numpy as np
+    level = np.abs(samples)
+    loud = np.flatnonzero(level >= floor * float(level.max())) if len(level) and level.max() > 0 else []
+    if not len(loud):
+        return None
+    return loud[0] / float(rate), (loud[-1] + 1) / float(rate)
+
+
+def pink_noise(seconds, rate=16000, volume=PINK_NOISE_VOLUME, seed=1):
+    """sox's pink noise (``synth pinknoise vol``) as float32 samples."""
+    import numpy as np
+    with tempfile.TemporaryDirectory(prefix="noise-") as tmp:
+        out = os.path.join(tmp, "noise.raw")
+        subprocess.run(["sox", "-R", "-n", "-r", str(rate), "-c", "1", "-e", "floating-point", "-b", "32", out,
+                        "synth", "%.3f" % seconds, "pinknoise", "vol", str(volume)],
+                       check=True, capture_output=True, timeout=60)
+        return np.fromfile(out, dtype=np.float32)
+
+
+def make_scene(parts, rate=16000, snr_db=None, speed=140):
+    """Speech and pauses laid end to end, with pink noise under all of it at ``snr_db``.
+
+    ``parts`` is a list of numbers (seconds of silence) and strings (spoken
+    by espeak-ng). Returns (float32 samples, [(onset, end) of each spoken
+    part in seconds]), the bounds measured on the clean speech. With
+    ``snr_db`` the noise's power sits that many dB under the speech's
+    (measured over its voiced samples), pauses included.
+    """
+    import numpy as np
+    import soundfile
+    pieces, bounds, at, voiced = [], [], 0, []
+    with tempfile.TemporaryDirectory(prefix="scene-") as tmp:
+        for index, part in enumerate(parts):
+            if isinstance(part, str):
+                path = make_speech_wav(os.path.join(tmp, "%d.wav" % index), part, rate=rate, encoding="float",
+                                       speed=speed)
+                samples, _rate = soundfile.read(path, dtype="float32")
+                onset, end = speech_bounds(samples, rate)
+                bounds.append((round(at / float(rate) + onset, 3), round(at / float(rate) + end, 3)))
+                voiced.append(samples[int(onset * rate):int(end * rate)])
+            else:
+                samples = np.zeros(int(round(float(part) * rate)), dtype=np.float32)
+            pieces.append(samples)
+            at += len(samples)
+    scene = np.concatenate(pieces).astype(np.float32)
+    if snr_db is not None:
+        noise = pink_noise(len(scene) / float(rate) + 0.1, rate)[:len(scene)]
+        speech_power = float(np.mean(np.concatenate(voiced) ** 2))
+        noise *= np.sqrt(speech_power / float(np.mean(noise ** 2)) / 10 ** (snr_db / 10.0))
+        scene = np.clip(scene + noise, -1.0, 1.0).astype(np.float32)
+    return scene, bounds
+
+
+def write_wav(path, samples, rate=16000):
+    """Write float32 samples as a 16-bit WAV (what a fake microphone reads)."""
+    import soundfile
+    soundfile.write(path, samples, rate, subtype="PCM_16")
+    return path
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Write a spoken sentence as a WAV file (espeak-ng + sox).")
     parser.add_argument("out", help="WAV file to write")

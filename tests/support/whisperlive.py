@@ -120,7 +120,7 @@ def wait_for_port(host, port, timeout, process=None):
 class WhisperLiveServer(object):
     """The role's launcher serving the role's first model on 127.0.0.1:<free port>."""
 
-    def __init__(self, venv, log_path, max_clients=2, api_key_file=None, port=None):
+    def __init__(self, venv, log_path, max_clients=2, api_key_file=None, port=None, extra_args=()):
         self.venv = venv
         self.host = "127.0.0.1"
         self.port = port or free_port()
@@ -129,6 +129,7 @@ class WhisperLiveServer(object):
         self.log_path = log_path
         self.max_clients = max_clients
         self.api_key_file = api_key_file
+        self.extra_args = extra_args
         self.process = None
 
     @property
@@ -141,7 +142,7 @@ class WhisperLiveServer(object):
             "--host", self.host, "--port", str(self.port),
             "--model", "%s=%s" % (self.model_name, self.model_path),
             "--device", "cpu", "--max-clients", str(self.max_clients),
-        ]
+        ] + list(self.extra_args)
         if self.api_key_file:
             command += ["--api-key-file", self.api_key_file]
         env = dict(os.environ, HF_HUB_OFFLINE="1", CUDA_VISIBLE_DEVICES="")

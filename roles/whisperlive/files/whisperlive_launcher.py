@@ -16,7 +16,21 @@ client sends, downloading it from a model hub. This launcher:
   single-model mode does);
 * reserves a client slot atomically, so a burst of connections cannot exceed
   ``--max-clients`` (upstream checks and admits in two steps);
-* reads the API key from a file (a systemd credential), never from argv.
+* reads the API key from a file (a systemd credential), never from argv;
+* ends segments where the speaker stops (endpointing, ``--endpoint-silence-ms``):
+  upstream completes a segment only once its text has repeated
+  ``same_output_threshold`` times (10 unless the client sends another), which
+  takes seconds and stalls when voice activity detection filters the trailing
+  silence out. Here faster-whisper's bundled Silero VAD scores the audio not
+  yet completed; once a decode has covered the end of the speech and the
+  speaker has been silent for the endpoint silence, the last segment is sent
+  completed at once. Audio without speech is never decoded (no "Thank you."
+  on silence or noise), decoding starts as soon as there is speech, and the
+  repetition rule stays as a fallback. It holds with the server's defaults,
+  so every client gets it without sending options;
+* on ``END_OF_AUDIO`` (and at ``max_connection_time``) transcribes what is
+  left and sends it completed before the socket closes (upstream closes at
+  once and drops it).
 
 ``--check-config`` validates a configuration without importing torch or
 loading a model (used by the role before a config goes live).
@@ -31,6 +45,7 @@ import logging
 import os
 import sys
 import threading
+import time
 
 __metaclass__ = type
 
@@ -50,6 +65,8 @@ DEFAULTS = {
     "api_key_file": None,
     "metrics_port": 0,
     "log_level": "INFO",
+    "endpoint_silence_ms": 500,
+    "partial_window_s": 10,
 }
 
 
@@ -94,7 +111,8 @@ def validate_config(config, check_files=True):
         raise ConfigError("host: %r is not an IP address" % (conf["host"],))
     for key, low, high in (("port", 1, 65535), ("metrics_port", 0, 65535),
                            ("max_clients", 1, 10000), ("max_connection_time", 1, 86400 * 7),
-                           ("cpu_threads", 0, 1024)):
+                           ("cpu_threads", 0, 1024), ("endpoint_silence_ms", 0, 10000),
+                           ("partial_window_s", 1, 30)):
         value = conf[key]
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise ConfigError("%s: %r is not an integer in [%d, %d]" % (key, value, low, high))
@@ -167,10 +185,99 @@ def build_parser():
                         help="file holding the API key clients must present (Bearer header, ?token= or subprotocol)")
     parser.add_argument("--metrics-port", dest="metrics_port", type=int,
                         help="Prometheus metrics port, 0 = off (needs prometheus_client)")
+    parser.add_argument("--endpoint-silence-ms", dest="endpoint_silence_ms", type=int,
+                        help="silence after speech that ends a segment at once (default 500; "
+                             "0 = upstream's repetition rule only)")
+    parser.add_argument("--partial-window-s", dest="partial_window_s", type=int,
+                        help="encoder window of the passes that only show grey words, in seconds "
+                             "(default 10; 30 = Whisper's own; the pass that completes a segment always uses 30)")
     parser.add_argument("--log-level", dest="log_level", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     parser.add_argument("--check-config", action="store_true",
                         help="validate the configuration, print it as JSON (key hidden) and exit")
     return parser
+
+
+# --------------------------------------------------------------------------
+# Endpointing: where the speech is, and when a segment is over (plain Python,
+# no numpy: the unit tests feed it probabilities)
+# --------------------------------------------------------------------------
+
+class SpeechSpan:
+    """The speech in a chunk of audio, in seconds from the chunk's start."""
+
+    def __init__(self, start=None, end=None, spoken=0.0, length=0.0):
+        self.start = start
+        self.end = end
+        self.spoken = spoken
+        self.length = length
+
+    @property
+    def has_speech(self):
+        return self.start is not None
+
+    @property
+    def trailing_silence(self):
+        """Seconds from the end of the speech to the end of the chunk."""
+        return self.length - self.end if self.has_speech else self.length
+
+    def __repr__(self):
+        return "SpeechSpan(start=%r, end=%r, spoken=%r, length=%r)" % (self.start, self.end, self.spoken, self.length)
+
+
+class Endpointer:
+    """Decides, from per-window speech probabilities, what the server does next.
+
+    Probabilities come from Silero (32 ms windows). A run of windows is
+    speech from the first at or above ``threshold`` until one falls below
+    ``neg_threshold`` (hysteresis, as Silero's own segmenter does); runs
+    shorter than ``min_speech_s`` are noise, not speech. A chunk whose speech
+    ended ``silence_s`` ago, and whose last decode reached ``margin_s`` past
+    that end, is over: its last segment is completed without waiting for
+    the text to repeat.
+    """
+
+    WINDOW_S = 512 / 16000.0
+
+    def __init__(self, silence_s=0.5, margin_s=0.1, threshold=0.5, neg_threshold=0.35,
+                 min_speech_s=0.1, min_chunk_s=0.3, keep_s=0.3):
+        self.silence_s = silence_s
+        self.margin_s = margin_s
+        self.threshold = threshold
+        self.neg_threshold = neg_threshold
+        self.min_speech_s = min_speech_s
+        self.min_chunk_s = min_chunk_s
+        self.keep_s = keep_s
+
+    def span(self, probs, length=None):
+        """The SpeechSpan of a chunk scored window by window."""
+        window = self.WINDOW_S
+        runs, start = [], None
+        for index, prob in enumerate(probs):
+            if start is None and prob >= self.threshold:
+                start = index
+            elif start is not None and prob < self.neg_threshold:
+                runs.append((start, index))
+                start = None
+        if start is not None:
+            runs.append((start, len(probs)))
+        runs = [(a, b) for a, b in runs if (b - a) * window >= self.min_speech_s]
+        length = len(probs) * window if length is None else length
+        if not runs:
+            return SpeechSpan(length=length)
+        return SpeechSpan(start=runs[0][0] * window, end=min(runs[-1][1] * window, length),
+                          spoken=sum(b - a for a, b in runs) * window, length=length)
+
+    def covered(self, span, decoded_to):
+        """Did a decode of the chunk's first ``decoded_to`` seconds hear all of its speech?"""
+        return span.has_speech and decoded_to >= min(span.end + self.margin_s, span.length)
+
+    def ended(self, span):
+        """Has the speaker been silent long enough to end the segment?"""
+        return span.has_speech and span.trailing_silence >= self.silence_s
+
+    def cut(self, span):
+        """Where the next chunk starts once this one is done with (keeps a short tail for an onset)."""
+        return max(0.0, span.length - self.keep_s)
 
 
 # --------------------------------------------------------------------------
@@ -217,7 +324,6 @@ def _reserving_client_manager(base):
             self.pending = set()
 
         def _wait_minutes(self):
-            import time
             remaining = [self.max_connection_time - (time.time() - t) for t in self.start_times.values()]
             return max(min(remaining), 0) / 60 if remaining else 0
 
@@ -243,16 +349,85 @@ def _reserving_client_manager(base):
     return ReservingClientManager
 
 
-def build_server(registry, compute_type="int8", device="cpu", cpu_threads=0):
-    """A TranscriptionServer subclass bound to ``registry``; models not loaded yet."""
+def encoder_frames(frames, window_frames, full_frames=3000):
+    """How many mel frames the encoder gets for ``frames`` of audio.
+
+    Whisper pads every window to 30 s (3000 frames), and on a CPU the encoder
+    is most of a pass: tiny.en on 2 cores took 0.6 s to encode 30 s, 0.1 s
+    for 10 s. Audio shorter than ``window_frames`` is padded to that, longer
+    audio to the next whole second, never past 30 s.
+    """
+    if frames >= full_frames or window_frames >= full_frames:
+        return full_frames
+    return min(full_frames, max(window_frames, -(-frames // 100) * 100))
+
+
+# The encoder window of the decode running on this thread (frames; unset = 30 s).
+ENCODER_WINDOW = threading.local()
+
+
+def install_encoder_window():
+    """Let faster-whisper (as WhisperLive vendors it) pad to ENCODER_WINDOW instead of always 30 s.
+
+    Measured on tiny.en (2 CPU cores, beam 5): a 10 s window makes a pass about
+    twice as fast and its text less reliable ("quick brown fox" came out as
+    "quick round-fuck stump" in 3 of 8 cuts of one clip, never with 30 s).
+    So only the passes that show grey words use it; the pass whose text is
+    completed always gets Whisper's own 30 s.
+    """
+    from whisper_live.transcriber import transcriber_faster_whisper as wl_transcriber
+    upstream_pad = wl_transcriber.pad_or_trim
+
+    def pad_or_trim(array, length=3000, *, axis=-1):
+        window = getattr(ENCODER_WINDOW, "frames", None)
+        if length != 3000 or not window:
+            return upstream_pad(array, length, axis=axis)
+        return upstream_pad(array, encoder_frames(array.shape[axis], window), axis=axis)
+
+    wl_transcriber.pad_or_trim = pad_or_trim
+
+
+def build_server(registry, compute_type="int8", device="cpu", cpu_threads=0, endpointer=None, partial_window_s=30):
+    """A TranscriptionServer subclass bound to ``registry``; models not loaded yet.
+
+    ``endpointer`` (an Endpointer) ends segments where the speaker stops;
+    None keeps upstream's repetition rule alone. ``partial_window_s`` under
+    30 shortens the encoder's window of passes that only show grey words.
+    """
     from whisper_live import server as wl_server
-    from whisper_live.backend import faster_whisper_backend as fw_backend
+    from whisper_live.backend import faster_whisper_backend as wl_fw_backend
+
+    install_encoder_window()
 
     manager_class = _reserving_client_manager(wl_server.ClientManager)
-    upstream_client = fw_backend.ServeClientFasterWhisper
+    upstream_client = wl_fw_backend.ServeClientFasterWhisper
+
+    def speech_probabilities(samples):
+        """Silero speech probability of each 32 ms window (the model bundled in faster-whisper)."""
+        import numpy
+        from faster_whisper.vad import get_vad_model
+        window = 512
+        if samples.shape[0] < window:
+            return []
+        usable = samples[: samples.shape[0] - samples.shape[0] % window]
+        return get_vad_model()(usable.reshape(1, -1).astype(numpy.float32)).reshape(-1).tolist()
 
     class PinnedServeClient(upstream_client):
-        """Takes its transcriber from the registry: never loads, never downloads."""
+        """Takes its transcriber from the registry: never loads, never downloads.
+
+        With an endpointer it runs its own transcription loop (speech_to_text):
+        decode only audio with speech, complete the last segment once the
+        speaker stopped, flush on END_OF_AUDIO. Class attributes below are
+        the per-client state's initial values: upstream's __init__ starts
+        the loop before a subclass __init__ could set them.
+        """
+
+        ENDPOINTER = endpointer
+        FLUSH_JOIN_S = 15.0
+        POLL_S = 0.05
+        _pending = None       # (chunk offset, seconds decoded, the partial segment dict)
+        _flushing = False
+        _last_partial = None
 
         def create_model(self, device):
             path = self.model_size_or_path
@@ -260,12 +435,176 @@ def build_server(registry, compute_type="int8", device="cpu", cpu_threads=0):
                 raise ModelNotServed("model folder %r is not loaded" % (path,))
             self.transcriber = registry.instances[path]
 
-        def transcribe_audio(self, input_sample):
+        def transcribe_audio(self, input_sample, final=True):
+            """One decode. Upstream's call plus: one temperature (a fallback
+            re-decodes up to five more times, seconds on a CPU, for a partial that
+            the next pass replaces anyway) and, for a pass that cannot be the last
+            of its segment (``final`` False: the speaker is still talking), a
+            greedy search instead of a beam of 5."""
+            if self.ENDPOINTER is None:
+                with registry.locks[self.model_size_or_path]:
+                    return super(PinnedServeClient, self).transcribe_audio(input_sample)
+            ENCODER_WINDOW.frames = None if final else partial_window_s * 100
             with registry.locks[self.model_size_or_path]:
-                return super(PinnedServeClient, self).transcribe_audio(input_sample)
+                result, info = self.transcriber.transcribe(
+                    input_sample,
+                    initial_prompt=self.initial_prompt,
+                    language=self.language,
+                    task=self.task,
+                    vad_filter=self.use_vad,
+                    vad_parameters=self.vad_parameters if self.use_vad else None,
+                    hotwords=self.hotwords,
+                    word_timestamps=self.word_timestamps,
+                    beam_size=5 if final else 1,
+                    temperature=0.0)
+            ENCODER_WINDOW.frames = None
+            if self.language is None and info is not None:
+                self.set_language(info)
+            return result
+
+        # -- endpointing -------------------------------------------------
+        def handle_transcription_output(self, result, duration):
+            """Upstream's, remembering the partial it sent (upstream's returns nothing)."""
+            segments, self._last_partial = [], None
+            if len(result):
+                self.t_start = None
+                self._last_partial = self.update_segments(result, duration)
+                segments = self.prepare_segments(self._last_partial)
+            if len(segments):
+                self.send_transcription_to_client(segments)
+
+        def _wait_for_frames(self):
+            self.frames_ready.clear()
+            self.frames_ready.wait(timeout=self.POLL_S)
+
+        def _advance(self, offset):
+            with self.lock:
+                if offset > self.timestamp_offset:
+                    self.timestamp_offset = offset
+
+        def _complete(self, segment, next_offset):
+            """Send ``segment`` (a partial already shown) completed; the next chunk starts at next_offset."""
+            done = self.format_segment(float(segment["start"]), float(segment["end"]), segment["text"],
+                                       completed=True, words=segment.get("words"))
+            with self.lock:
+                self.transcript.append(done)
+                self.text.append(segment["text"])
+            self._advance(next_offset)
+            self.current_out, self.prev_out = "", ""
+            self.same_output_count, self.end_time_for_same_output = 0, None
+            self._pending = None
+            self.send_transcription_to_client(self.prepare_segments())
+            logging.debug("client %s: segment ended by silence: %r", self.client_uid, segment["text"])
+
+        def speech_to_text(self):
+            if self.ENDPOINTER is None:
+                return super(PinnedServeClient, self).speech_to_text()
+            endpointer = self.ENDPOINTER
+            while not (self.exit or self._flushing):
+                if self.frames_np is None:
+                    self.frames_ready.wait(timeout=self.POLL_S)
+                    continue
+                if self.clip_audio:
+                    self.clip_audio_if_no_valid_segment()
+                offset = self.timestamp_offset
+                chunk, duration = self.get_audio_chunk_for_processing()
+                if duration < endpointer.min_chunk_s:
+                    self._wait_for_frames()
+                    continue
+                try:
+                    self._step(endpointer, offset, chunk, duration)
+                except Exception as exc:  # upstream's loop logs and carries on too
+                    logging.error("client %s: transcription pass failed: %s", self.client_uid, exc)
+                    time.sleep(self.ERROR_BACKOFF_S)
+
+        def _step(self, endpointer, offset, chunk, duration):
+            span = endpointer.span(speech_probabilities(chunk), duration)
+            if not span.has_speech:
+                # Nothing to decode: silence and noise never reach Whisper.
+                self._pending = None
+                self._advance(offset + endpointer.cut(span))
+                self._wait_for_frames()
+                return
+            pending = self._pending
+            if pending is not None and pending[0] == offset and endpointer.covered(span, pending[1]):
+                # The last decode heard all the speech: wait for more speech or for the endpoint.
+                if endpointer.ended(span):
+                    self._complete(pending[2], offset + endpointer.cut(span))
+                else:
+                    self._wait_for_frames()
+                return
+            if self._pending is None and self.current_out == "" and endpointer.ended(span) \
+                    and self._decoded_nothing == (offset, span.end):
+                # Whisper heard no words in this speech and it is over: drop it.
+                self._advance(offset + endpointer.cut(span))
+                return
+            started = time.monotonic()
+            # A pass that may hear the end of the speech is the one whose text stays: full beam.
+            result = self.transcribe_audio(chunk, final=span.trailing_silence >= endpointer.margin_s)
+            logging.debug("client %s: decoded %.2f s at %.2f in %.3f s (speech %.2f-%.2f)", self.client_uid,
+                          duration, offset, time.monotonic() - started, span.start, span.end)
+            if result is None or self.language is None:
+                self._decoded_nothing = (offset, span.end)
+                self._pending = None
+                self._wait_for_frames()
+                return
+            self.handle_transcription_output(result, duration)
+            if self._last_partial is not None:
+                self._pending = (self.timestamp_offset, offset + duration - self.timestamp_offset, self._last_partial)
+            else:
+                self._pending = None
+                self._decoded_nothing = (offset, span.end)
+
+        _decoded_nothing = None
+
+        # -- END_OF_AUDIO ----------------------------------------------------
+        def finalize(self):
+            """Transcribe what is left and send it completed, then upstream's finalizer."""
+            self._flushing = True
+            self.frames_ready.set()
+            thread = getattr(self, "trans_thread", None)
+            if thread is not None and thread is not threading.current_thread():
+                thread.join(timeout=self.FLUSH_JOIN_S)
+            try:
+                self._flush()
+            except Exception as exc:
+                logging.error("client %s: final transcription failed: %s", self.client_uid, exc)
+            return super(PinnedServeClient, self).finalize()
+
+        def _flush(self):
+            if self.frames_np is None:
+                return
+            offset = self.timestamp_offset
+            chunk, duration = self.get_audio_chunk_for_processing()
+            done = []
+            if duration >= 0.1 and (self.ENDPOINTER is None
+                                    or self.ENDPOINTER.span(speech_probabilities(chunk), duration).has_speech):
+                result = self.transcribe_audio(chunk) or []
+                for segment in result:
+                    text = segment.text
+                    if not text.strip() or self.get_segment_no_speech_prob(segment) > self.no_speech_thresh:
+                        continue
+                    start = offset + self.get_segment_start(segment)
+                    end = offset + min(duration, self.get_segment_end(segment))
+                    if start < end:
+                        done.append(self.format_segment(start, end, text, completed=True))
+            partial = self._pending[2] if self._pending is not None else (
+                self._last_partial if self.current_out else None)
+            if not done and partial is not None:
+                done.append(self.format_segment(float(partial["start"]), float(partial["end"]), partial["text"],
+                                                completed=True))
+            if not done:
+                return
+            with self.lock:
+                self.transcript.extend(done)
+                self.text.extend(segment["text"] for segment in done)
+                self.timestamp_offset = offset + duration
+            self._pending, self.current_out = None, ""
+            self.send_transcription_to_client(self.prepare_segments())
+            logging.info("client %s: END_OF_AUDIO flushed %d segment(s)", self.client_uid, len(done))
 
     # upstream's initialize_client imports this name from the module at call time
-    fw_backend.ServeClientFasterWhisper = PinnedServeClient
+    wl_fw_backend.ServeClientFasterWhisper = PinnedServeClient
 
     class PinnedTranscriptionServer(wl_server.TranscriptionServer):
         @property
@@ -299,6 +638,9 @@ def build_server(registry, compute_type="int8", device="cpu", cpu_threads=0):
             logging.info("client %s uses model %s", options.get("uid"), name)
             options["model"] = registry.path(name)
             options["enable_translation"] = False  # would load a second model from the hub
+            # Upstream reads use_vad into a server-wide attribute and treats a
+            # missing one as off: VAD is this server's default.
+            self.use_vad = options.get("use_vad") is not False
             return super(PinnedTranscriptionServer, self).initialize_client(
                 websocket, options, None, whisper_tensorrt_path, trt_multilingual,
                 trt_py_session=trt_py_session, audio_preprocessor=audio_preprocessor)
@@ -336,7 +678,11 @@ def serve(conf):
         with open(conf["api_key_file"]) as handle:
             api_key = handle.read().strip() or None
     registry = ModelRegistry(conf["models"])
-    server = build_server(registry, compute_type=compute_type, device=device, cpu_threads=conf["cpu_threads"])
+    endpointer = None
+    if conf["endpoint_silence_ms"]:
+        endpointer = Endpointer(silence_s=conf["endpoint_silence_ms"] / 1000.0)
+    server = build_server(registry, compute_type=compute_type, device=device, cpu_threads=conf["cpu_threads"],
+                          endpointer=endpointer, partial_window_s=conf["partial_window_s"])
     server.load_models()
     logging.info("serving %s on ws://%s:%d (default %s, max_clients %d)",
                  ", ".join(registry.names), conf["host"], conf["port"], registry.default, conf["max_clients"])
