@@ -118,6 +118,12 @@ class NoSegments(TranscriptionCheckError):
     kind = "no_segments"
 
 
+class NotFinal(TranscriptionCheckError):
+    """The server never completed the segment holding the last word (require_final)."""
+
+    kind = "not_final"
+
+
 class WerTooHigh(TranscriptionCheckError):
     """The transcript differs from the expected text by more than max_wer."""
 

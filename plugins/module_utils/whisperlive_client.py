@@ -12,7 +12,8 @@ Protocol (read from whisper_live/server.py and backend/base.py, 0.10.0):
 
 1. The client opens the socket and sends one JSON text message with
    ``uid``, ``language``, ``task``, ``model``, ``use_vad`` and optional
-   fields (we send ``same_output_threshold``).
+   fields (``same_output_threshold`` only when asked: by default the check
+   sees what the server does with its own defaults, as upstream's clients do).
 2. The server answers ``{"uid", "message": "SERVER_READY", "backend"}``; or
    ``{"uid", "status": "WAIT", "message": <minutes>}`` and closes when all
    slots are taken; or ``{"uid", "status": "ERROR", "message"}`` and closes
@@ -24,22 +25,25 @@ Protocol (read from whisper_live/server.py and backend/base.py, 0.10.0):
    whose text may still change. Once, ``{"uid", "language",
    "language_prob"}``; at ``max_connection_time``
    ``{"uid", "message": "DISCONNECT"}``.
-5. The client sends the bytes ``END_OF_AUDIO``; the server closes at once and
-   drops whatever it has not sent yet.
+5. The client sends the bytes ``END_OF_AUDIO``. Upstream's server closes at
+   once and drops whatever it has not sent; the role's launcher first sends
+   what is left, completed.
 
-How a final transcript is obtained (point 5 loses pending text): after the
-last frame of the input audio, the client keeps the "microphone" open and
-streams silence in real time, as a browser would, until the transcript is
-final or ``finalize_timeout`` passes. Final means: the server marked the
-last segment completed (it does so once its text has repeated exactly
-``same_output_threshold`` times), or the last partial came back with the
-same words ``stable_messages`` times in a row while reaching to within
-STABLE_END_SLACK_S of the end of the speech in the audio (the server
-compares exact text, so a comma that comes and goes keeps it from ever
-completing). Only
-then does it send END_OF_AUDIO. The transcript is the completed segments in
-time order, each once, plus the last partial when the server never
-completed it (``include_partial``).
+How a final transcript is obtained: after the last frame of the input audio,
+the client keeps the "microphone" open and streams silence in real time, as
+a browser would, until the server marks the last segment completed (the
+role's launcher does so once the speaker has been silent for its endpoint
+silence; upstream's server once the text repeated ``same_output_threshold``
+times) or ``finalize_timeout`` passes. Then it sends END_OF_AUDIO and reads
+until the server closes. ``finalized_by`` says who ended the transcript:
+``server`` (completed before END_OF_AUDIO, or by the launcher's flush after
+it: ``flushed``), ``stable`` (never completed, but the last partial came back
+with the same words ``stable_messages`` times in a row while reaching to
+within STABLE_END_SLACK_S of the end of the speech: a client-side guess), or
+None. ``require_final`` (default ``server``) fails the check on anything
+less. The transcript is the completed segments in time order, each once,
+plus the last partial when the server never completed it
+(``include_partial``).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -77,6 +81,7 @@ from .errors import (
     HttpStatusError,
     NameResolutionError,
     NoSegments,
+    NotFinal,
     ProtocolError,
     ServerBusy,
     ServerDisconnect,
@@ -274,6 +279,7 @@ class StreamSession(object):
         self.uid = options.get("uid") or str(uuid.uuid4())
         self.closed_by_server = False
         self.finalized_by = None
+        self.stable = False
         self._stable_words = None
         self._stable_count = 0
 
@@ -320,7 +326,8 @@ class StreamSession(object):
             "transcript": self.transcript.text(self.opt["include_partial"]),
             "segments": self.transcript.segments(self.opt["include_partial"]),
             "finalized": "final" in m,
-            "finalized_by": self.finalized_by,
+            "finalized_by": self.finalized_by or ("stable" if self.stable else None),
+            "flushed": "final" in m and "end_of_audio" in m and m["final"] >= m["end_of_audio"],
             "audio_seconds": audio_seconds,
             "realtime_factor": rtf,
             "latency": {
@@ -382,18 +389,24 @@ class StreamSession(object):
             raise ConnectError("cannot connect to %s: %s" % (where, exc), self.details())
 
     def _first_message(self):
-        return {
+        message = {
             "uid": self.uid,
             "language": self.opt["language"],
             "task": self.opt["task"],
             "model": self.opt["model"],
             "use_vad": self.opt["use_vad"],
-            "same_output_threshold": self.opt["same_output_threshold"],
         }
+        if self.opt["same_output_threshold"] is not None:
+            message["same_output_threshold"] = self.opt["same_output_threshold"]
+        return message
 
     # -- receiving -----------------------------------------------------
     def _check_final(self):
-        """After the audio: is the transcript final (by the server, or stable)?"""
+        """After the audio: did the server complete the transcript, or has the partial stopped changing?
+
+        Only the server's completion ends the wait, unless ``require_final``
+        accepts a stable partial (``stable`` or ``none``).
+        """
         if self.transcript.last_message_final:
             self.finalized_by = "server"
         elif (self.transcript.partial is not None and self.opt["stable_messages"] and self.opt["include_partial"]
@@ -403,7 +416,8 @@ class StreamSession(object):
                 self._stable_count += 1
             else:
                 self._stable_words, self._stable_count = words, 1
-            if self._stable_count < self.opt["stable_messages"]:
+            self.stable = self._stable_count >= self.opt["stable_messages"]
+            if not self.stable or self.opt["require_final"] == "server":
                 return
             self.finalized_by = "stable"
         else:
@@ -585,13 +599,26 @@ DEFAULTS = {
     "token": None,
     "subprotocols": None,
     "wait_for_slot": 0.0,
-    "same_output_threshold": 3,
+    "same_output_threshold": None,
     "finalize_timeout": 10.0,
     "stable_messages": 3,
     "include_partial": True,
+    "require_final": "server",
     "require_segments": True,
     "uid": None,
 }
+
+
+# require_final: what counts as a final transcript, strictest first.
+REQUIRE_FINAL = ("server", "stable", "none")
+
+
+def _final_enough(result, require_final):
+    if require_final == "none":
+        return True
+    if require_final == "stable":
+        return result["finalized_by"] in ("server", "stable")
+    return result["finalized_by"] == "server"
 
 
 def check_transcription(url, clip, expected_text=None, max_wer=None, on_event=None, **options):
@@ -613,6 +640,9 @@ def check_transcription(url, clip, expected_text=None, max_wer=None, on_event=No
         raise ConfigurationError("timeout must be positive")
     if max_wer is not None and not expected_text:
         raise ConfigurationError("max_wer needs expected_text")
+    if opt["require_final"] not in REQUIRE_FINAL:
+        raise ConfigurationError("require_final must be one of %s, got %r" % (", ".join(REQUIRE_FINAL),
+                                                                               opt["require_final"]))
     opt["ssl_context"] = make_ssl_context(url, opt["validate_certs"], opt["ca_path"])
 
     session = StreamSession(url, clip, opt, on_event=on_event)
@@ -621,6 +651,15 @@ def check_transcription(url, clip, expected_text=None, max_wer=None, on_event=No
         raise NoSegments(
             "the server accepted %.1fs of audio but sent no transcript segment "
             "(is the audio speech? is use_vad dropping it?)" % clip.seconds, result)
+    if result["segments"] and not _final_enough(result, opt["require_final"]):
+        raise NotFinal(
+            "the server did not complete the segment holding the last word within finalize_timeout=%ss "
+            "(finalized_by: %s; the partial %r stayed grey); require_final=%s%s" % (
+                opt["finalize_timeout"], result["finalized_by"],
+                result["segments"][-1]["text"] if not result["segments"][-1].get("completed", True) else "",
+                opt["require_final"],
+                "; set require_final: stable to accept a partial that stopped changing"
+                if result["finalized_by"] == "stable" and opt["require_final"] == "server" else ""), result)
     result["expected_text"] = expected_text
     result["wer"] = None
     result["max_wer"] = max_wer

@@ -19,13 +19,18 @@ description:
   - Any WAV file works (16/24/32-bit integer or float samples, mono or stereo, 8 to 48 kHz); it
     is downmixed and resampled with libsoxr. Other formats and empty files are refused.
   - After the audio, the module keeps the stream open and sends silence in real time, like an
-    open microphone, until the server marks the last segment completed, the words of the last
-    segment stop changing (O(stable_messages)), or O(finalize_timeout) passes; only then does it send C(END_OF_AUDIO), because the server closes at once on it.
+    open microphone, until the server marks the last segment completed or O(finalize_timeout)
+    passes; then it sends C(END_OF_AUDIO) and reads until the server closes (the role
+    P(realtime_asr.whisperlive.whisperlive#role)'s server sends what is left, completed, before it
+    closes; upstream's closes at once).
+  - By default the check fails with C(not_final) unless the server itself completed the segment
+    holding the last word (RV(finalized_by) C(server)); a partial whose words stopped changing is
+    reported as C(stable), a client-side guess that passes only with O(require_final=stable).
   - The transcript is the completed segments in time order, each once, plus the last partial
     segment when the server never completed it (O(include_partial)).
   - Every failure names its class in RV(failure), for example C(connection_refused), C(dns),
     C(tls), C(http_status), C(server_busy), C(server_error), C(stream_closed), C(timeout),
-    C(no_segments), C(wer_too_high); the check never runs longer than O(timeout).
+    C(no_segments), C(not_final), C(wer_too_high); the check never runs longer than O(timeout).
   - The check changes nothing, so it runs in check mode too and always reports C(changed=false).
 author:
   - realtime_asr maintainers (@realtime-asr)
@@ -76,17 +81,17 @@ options:
     choices: [transcribe, translate]
   use_vad:
     description:
-      - Ask the server to drop non-speech with its voice activity detector.
-      - Off by default; on WhisperLive 0.10 the detector drops the trailing silence the server
-        needs to complete the last segment, so finalization often waits for O(finalize_timeout).
+      - Ask the server to drop non-speech with its voice activity detector, as upstream's clients
+        and the browser page do.
     type: bool
-    default: false
+    default: true
   same_output_threshold:
     description:
-      - How many times the server must see the same text before it marks a segment completed.
-        Lower finalizes faster (the server's own default is 10).
+      - How many times the server must see the same text before it marks a segment completed
+        (upstream's rule; the role's server also completes a segment once the speaker stops).
+      - Not sent by default, so the check sees what the server does with its own defaults, as every
+        client that sends no options does (upstream's default is 10).
     type: int
-    default: 3
   chunk_ms:
     description:
       - Length of each binary frame in milliseconds (browsers send about 128 ms).
@@ -106,18 +111,26 @@ options:
   finalize_timeout:
     description:
       - Seconds to keep streaming silence after the audio while waiting for the last segment to
-        be completed. When it passes, the transcript includes the last partial segment and
-        RV(finalized) is false.
+        be completed. When it passes, the transcript includes the last partial segment,
+        RV(finalized) is false and the check fails with C(not_final) (see O(require_final)).
     type: float
     default: 10
   stable_messages:
     description:
-      - Also take the transcript as final once the last partial segment has come back with the same words
-        (case and punctuation ignored) this many times in a row, reaching to within a second of the end of
-        the speech in the audio. The server itself compares exact text, so a comma that comes and goes
-        keeps it from completing the segment. C(0) waits for the server alone.
+      - Report the transcript as C(stable) once the last partial segment has come back with the same
+        words (case and punctuation ignored) this many times in a row, reaching to within a second of the
+        end of the speech in the audio; with O(require_final=stable) that also ends the wait. C(0) turns
+        the guess off.
     type: int
     default: 3
+  require_final:
+    description:
+      - What the check accepts as a final transcript. C(server) (the default) only the server's own
+        completion of the segment holding the last word, before the close; C(stable) also a partial
+        whose words stopped changing (O(stable_messages)); C(none) anything, as a plain smoke test.
+    type: str
+    default: server
+    choices: [server, stable, none]
   include_partial:
     description:
       - Append the last, never completed, segment to the transcript.
@@ -222,17 +235,25 @@ segments:
       description: False only for a last segment the server never completed.
       type: bool
 finalized:
-  description: True when the transcript was final before C(END_OF_AUDIO) (see RV(finalized_by)).
+  description: True when the server completed the transcript before it closed (or, with
+    O(require_final=stable), the partial stopped changing); see RV(finalized_by).
   returned: success
   type: bool
   sample: true
 finalized_by:
   description:
-    - C(server) when the server marked the last segment completed, C(stable) when the words of the last
-      partial stopped changing (O(stable_messages)), null when O(finalize_timeout) passed first.
+    - C(server) when the server marked the last segment completed, C(stable) when it did not but the
+      words of the last partial stopped changing (O(stable_messages)), null when neither happened.
   returned: success
   type: str
   sample: server
+flushed:
+  description:
+    - True when the server completed the last segment only after C(END_OF_AUDIO), while closing
+      (the role's server flushes what is left); false when it did so while the stream was open.
+  returned: success
+  type: bool
+  sample: false
 wer:
   description: Word error rate against O(expected_text), after lower-casing and removing punctuation; null without it.
   returned: success
@@ -340,7 +361,7 @@ LIBRARIES = (
 
 CLIENT_OPTIONS = (
     "language", "model", "task", "use_vad", "same_output_threshold", "chunk_ms", "pace",
-    "timeout", "finalize_timeout", "stable_messages", "include_partial", "validate_certs", "ca_path", "headers",
+    "timeout", "finalize_timeout", "stable_messages", "require_final", "include_partial", "validate_certs", "ca_path", "headers",
     "token", "wait_for_slot", "require_segments",
 )
 
@@ -362,13 +383,14 @@ def main():
             language=dict(type="str", default="en"),
             model=dict(type="str", default="tiny.en"),
             task=dict(type="str", default="transcribe", choices=["transcribe", "translate"]),
-            use_vad=dict(type="bool", default=False),
-            same_output_threshold=dict(type="int", default=3),
+            use_vad=dict(type="bool", default=True),
+            same_output_threshold=dict(type="int"),
             chunk_ms=dict(type="int", default=100),
             pace=dict(type="float", default=1.0),
             timeout=dict(type="float", default=60),
             finalize_timeout=dict(type="float", default=10),
             stable_messages=dict(type="int", default=3),
+            require_final=dict(type="str", default="server", choices=["server", "stable", "none"]),
             include_partial=dict(type="bool", default=True),
             require_segments=dict(type="bool", default=True),
             validate_certs=dict(type="bool", default=True),

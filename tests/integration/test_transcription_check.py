@@ -43,12 +43,15 @@ def test_every_wav_format_transcribes(whisperlive_server, speech_wavs, sentence,
     assert len(texts) == len(set(texts)), "a segment came back twice: %s" % texts
 
 
-def test_real_time_pace_finalizes(whisperlive_server, speech_wavs, sentence):
+def test_real_time_pace_is_finalized_by_the_server(whisperlive_server, speech_wavs, sentence):
+    """With the module's defaults (no same_output_threshold sent, require_final: server) the server
+    itself completes the last segment while the stream is open."""
     clip = audio.load_wav(speech_wavs["int16-16k-mono"])
     result = check_transcription(whisperlive_server.url, clip, expected_text=sentence, max_wer=MAX_WER,
                                  pace=1.0, timeout=90, finalize_timeout=15)
-    assert result["finalized"] is True, result
-    assert result["finalized_by"] in ("server", "stable")
+    assert result["finalized"] is True and result["finalized_by"] == "server", result
+    assert result["flushed"] is False, result
+    assert all(s["completed"] for s in result["segments"]), result["segments"]
     assert result["latency"]["final"] is not None
     assert result["latency"]["first_segment"] is not None
     assert result["realtime_factor"] >= 1.0  # paced: cannot finish before the audio has played
@@ -113,16 +116,3 @@ def test_the_module_runs_in_a_playbook_and_in_check_mode(whisperlive_server, spe
         assert ok["audio"]["source_rate"] == 48000
         wrong = tasks[1]["hosts"]["localhost"]
         assert "no-such-model" in wrong["msg"]
-
-
-def test_waiting_for_the_server_alone_also_finalizes(whisperlive_server, speech_wavs, sentence):
-    """stable_messages=0: only the server's own completion counts (same_output_threshold)."""
-    clip = audio.load_wav(speech_wavs["int16-16k-mono"])
-    result = check_transcription(whisperlive_server.url, clip, expected_text=sentence, max_wer=MAX_WER,
-                                 pace=1.0, timeout=90, finalize_timeout=20, stable_messages=0)
-    assert result["wer"] <= MAX_WER
-    if result["finalized"]:
-        assert result["finalized_by"] == "server"
-        assert all(s["completed"] for s in result["segments"])
-    else:  # punctuation flicker kept the server from completing it: the partial still counts
-        assert result["segments"][-1]["completed"] is False

@@ -30,8 +30,8 @@ UPSTREAM_OPTIONS = {"language": "en", "task": "transcribe", "model": "tiny.en", 
 
 
 def stream_timed(url, samples, bounds, options=None, chunk_ms=100, end_of_audio=True, timeout=120,
-                 ssl_context=None, headers=None, rate=16000):
-    """Stream ``samples`` (float32, 16 kHz) at real-time pace; return what arrived and when.
+                 ssl_context=None, headers=None, rate=16000, pace=1.0):
+    """Stream ``samples`` (float32, 16 kHz) at ``pace`` times real time; return what arrived and when.
 
     ``bounds`` are the (onset, end) of each spoken part, seconds from the
     first frame. Returned: ``first_words`` (seconds after the first onset
@@ -80,7 +80,7 @@ def stream_timed(url, samples, bounds, options=None, chunk_ms=100, end_of_audio=
         chunk = int(rate * chunk_ms / 1000)
         state["t0"] = time.monotonic()
         for index in range(0, len(samples), chunk):
-            due = state["t0"] + index / float(rate)
+            due = state["t0"] + index / float(rate) / pace
             delay = due - time.monotonic()
             if delay > 0:
                 time.sleep(delay)

@@ -120,7 +120,11 @@ class FakeWhisperLive(object):
                 frame = ws.recv()
                 if frame == b"END_OF_AUDIO":
                     self.end_of_audio.set()
-                    return  # the real server closes at once
+                    if mode == "flush" and speech:
+                        # the role's launcher: what is left, completed, before the close
+                        text = " " + " ".join(self.words[:min(len(self.words), 1 + int(speech / 0.2))])
+                        self._send(ws, uid=uid, segments=completed + [_seg(0.0, total, text, True)])
+                    return  # upstream's server closes at once
                 samples = np.frombuffer(frame, dtype="<f4")
                 self.frames_received += 1
                 seconds = len(samples) / float(RATE)
@@ -150,7 +154,7 @@ class FakeWhisperLive(object):
                 if not words:
                     continue
                 text = " " + " ".join(self.words[:words])
-                if (silence_after_speech >= self.silence_to_complete and mode not in ("never_final", "flicker")
+                if (silence_after_speech >= self.silence_to_complete and mode not in ("never_final", "flicker", "flush")
                         and (not completed or completed[-1]["text"] != text)):
                     completed.append(_seg(0.0 if not completed else float(completed[-1]["end"]),
                                           total - silence_after_speech, text, True))

@@ -104,8 +104,9 @@ def test_streams_float32_and_returns_the_completed_transcript():
         assert result["latency"][name] is not None and result["latency"][name] >= 0, name
     opts = fake.options[0]
     assert opts["language"] == "en" and opts["task"] == "transcribe" and opts["model"] == "tiny.en"
-    assert opts["use_vad"] is True or opts["use_vad"] is False
-    assert opts["same_output_threshold"] == 3 and opts["uid"] == result["uid"]
+    # The server's own defaults, as upstream's clients see them: no tuning options sent.
+    assert opts["use_vad"] is True and "same_output_threshold" not in opts and opts["uid"] == result["uid"]
+    assert result["flushed"] is False
     assert events[:3] == ["connecting", "connected", "server_ready"]
     assert "final" in events and events.index("final") < events.index("end_of_audio")
 
@@ -155,18 +156,38 @@ def test_repeated_segments_are_kept_once():
     assert [s["text"] for s in result["segments"]] == ["hello world", "second sentence"]
 
 
-def test_a_never_completed_segment_is_reported_as_partial():
+def test_a_never_completed_segment_fails_the_check_by_default():
     with FakeWhisperLive(mode="never_final") as fake:
-        result = check_transcription(fake.url, speech_clip(), pace=0, timeout=10, finalize_timeout=0.5)
+        with pytest.raises(errors.NotFinal) as err:
+            check_transcription(fake.url, speech_clip(), pace=0, timeout=10, finalize_timeout=0.5)
+    assert err.value.kind == "not_final"
+    assert "did not complete the segment holding the last word" in err.value.message
+    assert "'hello world' stayed grey" in err.value.message and "require_final=server" in err.value.message
+    assert err.value.details["finalized"] is False and err.value.details["finalized_by"] is None
+
+
+def test_require_final_none_reports_the_partial():
+    with FakeWhisperLive(mode="never_final") as fake:
+        result = check_transcription(fake.url, speech_clip(), pace=0, timeout=10, finalize_timeout=0.5,
+                                     require_final="none")
     assert result["finalized"] is False and result["finalized_by"] is None
     assert result["latency"]["final"] is None
     assert result["transcript"] == "hello world"
     assert result["segments"][-1]["completed"] is False
 
 
-def test_a_partial_whose_words_stop_changing_is_final():
+def test_a_stable_partial_is_a_reported_guess_that_fails_by_default():
     with FakeWhisperLive(mode="flicker") as fake:
-        result = check_transcription(fake.url, speech_clip(), pace=0, timeout=10, finalize_timeout=5)
+        with pytest.raises(errors.NotFinal) as err:
+            check_transcription(fake.url, speech_clip(), pace=0, timeout=10, finalize_timeout=1.0)
+    assert err.value.details["finalized_by"] == "stable" and err.value.details["finalized"] is False
+    assert "set require_final: stable to accept a partial that stopped changing" in err.value.message
+
+
+def test_require_final_stable_accepts_a_partial_whose_words_stop_changing():
+    with FakeWhisperLive(mode="flicker") as fake:
+        result = check_transcription(fake.url, speech_clip(), pace=0, timeout=10, finalize_timeout=5,
+                                     require_final="stable")
     assert result["finalized"] is True and result["finalized_by"] == "stable"
     assert result["transcript"].rstrip(",") == "hello world"
     assert result["latency"]["final"] is not None
@@ -175,16 +196,31 @@ def test_a_partial_whose_words_stop_changing_is_final():
 def test_a_stable_partial_that_stops_short_of_the_speech_is_not_final():
     """Words stable, but the segment ends long before the audio's speech does: keep waiting."""
     with FakeWhisperLive(mode="flicker", segment_end=0.6) as fake:
-        result = check_transcription(fake.url, speech_clip(3.0), pace=0, timeout=10, finalize_timeout=1.0)
-    assert result["finalized"] is False
+        result = check_transcription(fake.url, speech_clip(3.0), pace=0, timeout=10, finalize_timeout=1.0,
+                                     require_final="none")
+    assert result["finalized"] is False and result["finalized_by"] is None
     assert result["transcript"].rstrip(",") == "hello world"
 
 
-def test_stable_messages_zero_waits_for_the_server():
+def test_stable_messages_zero_turns_the_guess_off():
     with FakeWhisperLive(mode="flicker") as fake:
-        result = check_transcription(fake.url, speech_clip(), pace=0, timeout=10, finalize_timeout=0.6,
-                                     stable_messages=0)
-    assert result["finalized"] is False and result["finalized_by"] is None
+        with pytest.raises(errors.NotFinal) as err:
+            check_transcription(fake.url, speech_clip(), pace=0, timeout=10, finalize_timeout=0.6,
+                                stable_messages=0, require_final="stable")
+    assert err.value.details["finalized_by"] is None
+
+
+def test_a_segment_completed_while_closing_is_final_and_flushed():
+    """The role's launcher completes what is left after END_OF_AUDIO, before it closes."""
+    with FakeWhisperLive(mode="flush") as fake:
+        result = check_transcription(fake.url, speech_clip(), pace=0, timeout=10, finalize_timeout=0.5)
+    assert result["finalized"] is True and result["finalized_by"] == "server" and result["flushed"] is True
+    assert result["transcript"] == "hello world" and result["segments"][-1]["completed"] is True
+
+
+def test_require_final_must_be_known():
+    with pytest.raises(errors.ConfigurationError, match="require_final must be one of server, stable, none"):
+        check_transcription("ws://127.0.0.1:9/", speech_clip(), require_final="maybe")
 
 
 def test_without_partials_an_unfinished_stream_has_no_segments():
