@@ -183,7 +183,7 @@ if (typeof document !== 'undefined') {
     ws.binaryType = 'arraybuffer';
     const mySession = session;
     ws.onopen = () => {
-      ws.send(JSON.stringify({
+      const options = {
         uid: (crypto.randomUUID ? crypto.randomUUID() : String(Date.now())),
         language: ui.language.value === 'auto' ? null : ui.language.value,
         task: 'transcribe',
@@ -192,8 +192,11 @@ if (typeof document !== 'undefined') {
         send_last_n_segments: 10,
         no_speech_thresh: 0.45,
         clip_audio: false,
-        same_output_threshold: config.same_output_threshold || 3,
-      }));
+      };
+      // The server ends segments where the speaker stops; the repetition
+      // count is upstream's fallback, sent only when the deployment sets one.
+      if (config.same_output_threshold > 0) options.same_output_threshold = config.same_output_threshold;
+      ws.send(JSON.stringify(options));
       setState('connecting', 'Waiting for the server…');
     };
     ws.onmessage = (event) => onServerMessage(mySession, event.data);

@@ -27,7 +27,7 @@
     let ready = false;
     ws.onopen = () => ws.send(JSON.stringify({
       uid: String(Date.now()), language: 'en', task: 'transcribe', model: config.default_model,
-      use_vad: true, same_output_threshold: 3 }));
+      use_vad: true }));
     ws.onmessage = (event) => {
       say(event.data);
       if (String(event.data).includes('SERVER_READY')) ready = true;

@@ -73,7 +73,7 @@ def test_config_json_lists_the_served_models(deployed, stack):
     assert config["models"] == [stack["server"].model_name]
     assert config["default_model"] == stack["server"].model_name
     assert config["socket_url"] == "" and config["socket_path"] == "/ws"
-    assert config["use_vad"] is True and config["same_output_threshold"] == 3
+    assert config["use_vad"] is True and config["same_output_threshold"] == 0
     for page in ("/", "/test-whisper.html", "/pcm-worklet.js", "/app.js", "/test_client.py"):
         assert deployed.request(page)[0] == 200, page
 
@@ -110,7 +110,7 @@ def test_spoken_words_appear_as_green_completed_segments(deployed, stack, fake_m
     assert seen["color"] == "rgb(21, 128, 61)"      # green, from style.css
     assert seen["state"].startswith("Listening")
     # The first message is the session's options, then Float32 frames of 100 ms.
-    assert seen["options"]["model"] == stack["server"].model_name and seen["options"]["same_output_threshold"] == 3
+    assert seen["options"]["model"] == stack["server"].model_name and "same_output_threshold" not in seen["options"]
     assert seen["frame_sizes"] == [FRAME_BYTES], seen["frame_sizes"]
     assert seen["frames"] >= 50            # at least the 5 s before the words completed
     assert seen["server_ready"]

@@ -157,9 +157,9 @@ pyaudio.PyAudio = PyAudio
 sys.modules["pyaudio"] = pyaudio
 from whisper_live.client import TranscriptionClient
 port, wav, srt, model = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
-client = TranscriptionClient("localhost", int(port), lang="en", model=model, use_vad=False, use_wss=True,
-                             mute_audio_playback=True, output_transcription_path=srt, same_output_threshold=3,
-                             log_transcription=False)
+# Upstream's defaults (use_vad on, same_output_threshold 10): the server's endpointing must serve them.
+client = TranscriptionClient("localhost", int(port), lang="en", model=model, use_wss=True,
+                             mute_audio_playback=True, output_transcription_path=srt, log_transcription=False)
 client.client.disconnect_if_no_response_for = 4
 client(wav)
 """
