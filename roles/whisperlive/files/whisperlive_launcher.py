@@ -176,7 +176,8 @@ def build_parser():
     parser.add_argument("--device", choices=DEVICES, help="auto (CUDA when torch sees a GPU), cpu or cuda (default auto)")
     parser.add_argument("--compute-type", dest="compute_type", choices=COMPUTE_TYPES,
                         help="CTranslate2 compute type; auto = float16 on CUDA, int8 on CPU")
-    parser.add_argument("--cpu-threads", dest="cpu_threads", type=int, help="CTranslate2 CPU threads, 0 = its default")
+    parser.add_argument("--cpu-threads", dest="cpu_threads", type=int,
+                        help="CTranslate2 CPU threads, 0 = the cores this process may run on")
     parser.add_argument("--max-clients", dest="max_clients", type=int, help="simultaneous streams (default 4)")
     parser.add_argument("--max-connection-time", dest="max_connection_time", type=int,
                         help="seconds a stream may last (default 600)")
@@ -678,10 +679,13 @@ def serve(conf):
         with open(conf["api_key_file"]) as handle:
             api_key = handle.read().strip() or None
     registry = ModelRegistry(conf["models"])
+    # CTranslate2's own default is 4 threads (or OMP_NUM_THREADS): on 2 cores
+    # that made the encoder 15 % slower than 2 threads. Use the cores we may run on.
+    cpu_threads = conf["cpu_threads"] or len(os.sched_getaffinity(0))
     endpointer = None
     if conf["endpoint_silence_ms"]:
         endpointer = Endpointer(silence_s=conf["endpoint_silence_ms"] / 1000.0)
-    server = build_server(registry, compute_type=compute_type, device=device, cpu_threads=conf["cpu_threads"],
+    server = build_server(registry, compute_type=compute_type, device=device, cpu_threads=cpu_threads,
                           endpointer=endpointer, partial_window_s=conf["partial_window_s"])
     server.load_models()
     logging.info("serving %s on ws://%s:%d (default %s, max_clients %d)",
