@@ -18,7 +18,9 @@ lint sanity unit pins venv integration molecule:
 	scripts/test.sh setup $@
 
 bench:
+	scripts/setup.sh --test
 	.venv/bin/python bench/run.py
+	.venv/bin/python bench/endpointing.py
 
 build:
 	.venv/bin/ansible-galaxy collection build --force --output-path build

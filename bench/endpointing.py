@@ -5,8 +5,9 @@ Against a deployed stack (default: the local deployment, through its edge).
 Each run plays a scene: a lead of silence, the reference sentence, a tail of
 silence, all of it optionally under pink noise at 20 dB SNR (a room). Onset
 and end of the speech are known offsets in the scene; time zero is the
-capture start: the page's first audio frame (minus its length) in the
-browser, the first frame sent over the protocol.
+capture start: the page's first audio frame (minus its length) in Chromium
+(fake microphone), the first frame sent by the transcription_check module's
+client (its defaults: no options sent, the server's completion required).
 
   onset -> grey   speech onset until the first words show (any text)
   end -> green    speech end until no grey word is left and the last
@@ -23,7 +24,6 @@ bench/results/endpointing.json.
 import argparse
 import json
 import os
-import ssl
 import statistics
 import sys
 import tempfile
@@ -34,9 +34,14 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "collections"))
 sys.path.insert(0, os.path.join(REPO, "tests"))
 
+from ansible_collections.realtime_asr.whisperlive.plugins.module_utils import audio, errors  # noqa: E402
+from ansible_collections.realtime_asr.whisperlive.plugins.module_utils.whisperlive_client import (  # noqa: E402
+    check_transcription,
+)
 from support import speech  # noqa: E402
-from support.timing import stream_timed, wer  # noqa: E402
+from support.timing import wer  # noqa: E402
 
+FRAME_S = 0.1  # the module's chunk_ms default
 GOALS = {"onset_to_grey": 1.0, "end_to_green_1": 0.8, "end_to_green_2": 1.5}
 # Before issue 17 (its text): browser, clean file, 5 runs on a quiet machine.
 BEFORE = {"browser onset_to_grey": 1.8, "browser end_to_green": 2.9,
@@ -132,7 +137,18 @@ def browser_runs(args, scene_wav, bounds, expected, streams):
 
 
 def protocol_runs(args, scene, bounds, expected, streams):
-    context = ssl.create_default_context(cafile=args.ca_path) if args.url.startswith("wss:") else None
+    """The transcription_check module's client, with its defaults (no options, require_final: server).
+
+    The clip ends where the speech does: after it the client streams silence in
+    real time until the server completes the transcript. The client sends each
+    frame at its start time (a microphone, at its end), so the capture starts
+    one frame before the first one leaves: onset -> grey is ``first_segment``
+    + one frame - onset, and end -> green is ``final`` (from the last frame)
+    + what the clip holds after the speech's end.
+    """
+    end_sample = int(round(bounds[-1][1] * 16000))
+    clip = audio.Clip(scene[:end_sample], 16000, 1, "FLOAT")
+    tail = clip.seconds - bounds[-1][1]
     rows = []
     for _run in range(args.runs):
         results, barrier = [], threading.Barrier(streams)
@@ -140,11 +156,15 @@ def protocol_runs(args, scene, bounds, expected, streams):
         def one():
             barrier.wait(30)
             try:
-                seen = stream_timed(args.url, scene, bounds, ssl_context=context)
-                results.append({"onset_to_grey": seen["first_words"], "end_to_green": seen["all_green"],
-                                "wer": round(wer(expected, seen["transcript"]), 3)})
-            except Exception as exc:  # a failed run is a missing figure, named
-                results.append({"onset_to_grey": None, "end_to_green": None, "error": repr(exc)})
+                result = check_transcription(args.url, clip, expected_text=expected, ca_path=args.ca_path,
+                                             timeout=120, finalize_timeout=args.tail)
+                latency = result["latency"]
+                results.append({"onset_to_grey": latency["first_segment"] + FRAME_S - bounds[0][0],
+                                "end_to_green": latency["final"] + tail,
+                                "wer": result["wer"], "finalized_by": result["finalized_by"]})
+            except errors.TranscriptionCheckError as exc:  # a failed run is a missing figure, named
+                results.append({"onset_to_grey": None, "end_to_green": None, "error": exc.kind,
+                                "finalized_by": exc.details.get("finalized_by")})
 
         threads = [threading.Thread(target=one) for _stream in range(streams)]
         for thread in threads:
@@ -186,6 +206,7 @@ def main(argv=None):
                         "end_to_green": summary([r["end_to_green"] for r in rows]),
                         "wer": summary([r.get("wer") for r in rows]),
                         "errors": [r["error"] for r in rows if "error" in r],
+                        "finalized_by": sorted({str(r.get("finalized_by")) for r in rows if "finalized_by" in r}),
                     }
                     print_row(key, report["figures"][key], streams)
     os.makedirs(os.path.dirname(args.output), exist_ok=True)

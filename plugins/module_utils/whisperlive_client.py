@@ -641,8 +641,8 @@ def check_transcription(url, clip, expected_text=None, max_wer=None, on_event=No
     if max_wer is not None and not expected_text:
         raise ConfigurationError("max_wer needs expected_text")
     if opt["require_final"] not in REQUIRE_FINAL:
-        raise ConfigurationError("require_final must be one of %s, got %r" % (", ".join(REQUIRE_FINAL),
-                                                                               opt["require_final"]))
+        raise ConfigurationError("require_final must be one of %s, got %r"
+                                 % (", ".join(REQUIRE_FINAL), opt["require_final"]))
     opt["ssl_context"] = make_ssl_context(url, opt["validate_certs"], opt["ca_path"])
 
     session = StreamSession(url, clip, opt, on_event=on_event)

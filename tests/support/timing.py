@@ -47,7 +47,8 @@ def stream_timed(url, samples, bounds, options=None, chunk_ms=100, end_of_audio=
     first.update(UPSTREAM_OPTIONS if options is None else options)
     transcript = Transcript()
     events = []
-    state = {"t0": None, "eoa": None, "closed": None, "code": None, "error": None}
+    state = {"t0": None, "eoa": None, "closed": None, "code": None}
+    failures = []
     kwargs = {"open_timeout": 30, "max_size": None}
     if ssl_context is not None:
         kwargs["ssl"] = ssl_context
@@ -73,7 +74,7 @@ def stream_timed(url, samples, bounds, options=None, chunk_ms=100, end_of_audio=
                 state["closed"] = time.monotonic()
                 state["code"] = exc.rcvd.code if exc.rcvd else None
             except Exception as exc:  # reported to the caller
-                state["error"] = exc
+                failures.append(exc)
 
         reader = threading.Thread(target=receive, daemon=True)
         reader.start()
@@ -89,8 +90,8 @@ def stream_timed(url, samples, bounds, options=None, chunk_ms=100, end_of_audio=
             state["eoa"] = time.monotonic()
             ws.send(END_OF_AUDIO)
         reader.join(timeout=timeout)
-    if state["error"] is not None:
-        raise state["error"]
+    if failures:
+        raise failures[0]
     return summarise(events, state, bounds)
 
 
