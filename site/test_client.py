@@ -73,14 +73,20 @@ def parse_args(argv=None):
     parser.add_argument("--language", default="en")
     parser.add_argument("--model", default="tiny.en", help="ignored by a server that pins its model")
     parser.add_argument("--task", default="transcribe", choices=["transcribe", "translate"])
-    parser.add_argument("--vad", action="store_true", help="ask the server to use its voice activity detector")
+    parser.add_argument("--no-vad", dest="vad", action="store_false",
+                        help="ask the server not to use its voice activity detector (on by default, as in the page)")
+    parser.add_argument("--vad", dest="vad", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--pace", type=float, default=1.0,
                         help="1 = real time (default), 2 = twice as fast, 0 = as fast as possible")
     parser.add_argument("--chunk-ms", type=int, default=100, help="frame length in ms (default 100)")
-    parser.add_argument("--same-output-threshold", type=int, default=3)
+    parser.add_argument("--same-output-threshold", type=int, default=None,
+                        help="upstream's repetition rule; not sent by default (the server's own defaults)")
     parser.add_argument("--timeout", type=float, default=60, help="upper bound for the whole run, seconds")
     parser.add_argument("--finalize-timeout", type=float, default=10,
                         help="seconds of silence to send while waiting for the last segment")
+    parser.add_argument("--require-final", default="server", choices=["server", "stable", "none"],
+                        help="server (default): fail unless the server completes the last segment; "
+                             "stable: also accept a partial whose words stopped changing; none: anything")
     parser.add_argument("--stable-messages", type=int, default=3,
                         help="take the last partial as final once its words repeat this often (0: wait for the server)")
     parser.add_argument("--wait-for-slot", type=float, default=0, help="seconds to retry while the server says WAIT")
@@ -159,7 +165,8 @@ def main(argv=None):
             args.url, clip, expected_text=args.expected, max_wer=args.max_wer, on_event=printer,
             language=args.language, model=args.model, task=args.task, use_vad=args.vad, pace=args.pace,
             chunk_ms=args.chunk_ms, same_output_threshold=args.same_output_threshold, timeout=args.timeout,
-            finalize_timeout=args.finalize_timeout, stable_messages=args.stable_messages, wait_for_slot=args.wait_for_slot, ca_path=args.ca_path,
+            finalize_timeout=args.finalize_timeout, stable_messages=args.stable_messages, require_final=args.require_final,
+            wait_for_slot=args.wait_for_slot, ca_path=args.ca_path,
             validate_certs=not args.insecure, token=args.token, headers=args.headers)
     except errors.TranscriptionCheckError as exc:
         print("FAILED (%s): %s" % (exc.kind, exc.message), file=sys.stderr)
