@@ -125,14 +125,33 @@ def test_client_allowlist_gives_403_to_other_addresses(make_edge, upstream):
     assert edge.request("/healthz", source="127.0.0.2")[0] == 200
 
 
-def test_origin_allowlist(make_edge, upstream):
+def test_only_the_edges_own_origin_and_listed_ones_may_open_the_socket(make_edge, upstream):
     edge = make_edge(edge_caddy_upstreams=[upstream.address],
-                     edge_caddy_allowed_origins=["https://good.example"])
-    assert ws_roundtrip(edge, origin="https://good.example") == b"\x00\x01pcm"
+                     edge_caddy_allowed_origins=["https://good.example", "chrome-extension://abcdefgh"])
+    own = "https://localhost:%d" % edge.https_port
+    for origin in (own, "https://good.example", "chrome-extension://abcdefgh"):
+        assert ws_roundtrip(edge, origin=origin) == b"\x00\x01pcm", origin
     assert ws_roundtrip(edge) == b"\x00\x01pcm"  # no Origin: not a browser
+    for origin in ("https://evil.example", "https://localhost", "null"):
+        with pytest.raises(InvalidStatus) as info:
+            ws_roundtrip(edge, origin=origin)
+        assert info.value.response.status_code == 403, origin
+        assert b"origin may not open this edge's WebSocket" in info.value.response.body, origin
+    # Upstream's clients upgrade on "/": the same rule.
+    with pytest.raises(InvalidStatus):
+        ws_roundtrip(edge, path="/", origin="https://evil.example")
+    # Plain pages and health stay open whatever the Origin.
+    assert edge.request("/healthz")[0] == 200
+
+
+def test_by_default_a_foreign_origin_is_refused_and_star_allows_any(make_edge, upstream):
+    edge = make_edge(edge_caddy_upstreams=[upstream.address])
+    assert ws_roundtrip(edge, origin="https://localhost:%d" % edge.https_port) == b"\x00\x01pcm"
     with pytest.raises(InvalidStatus) as info:
         ws_roundtrip(edge, origin="https://evil.example")
     assert info.value.response.status_code == 403
+    anyone = make_edge(edge_caddy_upstreams=[upstream.address], edge_caddy_allowed_origins=["*"])
+    assert ws_roundtrip(anyone, origin="https://evil.example") == b"\x00\x01pcm"
 
 
 def test_token_is_required_and_kept_out_of_the_access_log(make_edge, upstream):
