@@ -67,6 +67,10 @@ DEFAULTS = {
     "log_level": "INFO",
     "endpoint_silence_ms": 500,
     "partial_window_s": 10,
+    "options_timeout_s": 10,
+    "max_pending_per_client": 4,
+    "max_pending": 64,
+    "trusted_proxies": [],
 }
 
 
@@ -112,10 +116,19 @@ def validate_config(config, check_files=True):
     for key, low, high in (("port", 1, 65535), ("metrics_port", 0, 65535),
                            ("max_clients", 1, 10000), ("max_connection_time", 1, 86400 * 7),
                            ("cpu_threads", 0, 1024), ("endpoint_silence_ms", 0, 10000),
-                           ("partial_window_s", 1, 30)):
+                           ("partial_window_s", 1, 30), ("options_timeout_s", 1, 300),
+                           ("max_pending_per_client", 1, 10000), ("max_pending", 1, 100000)):
         value = conf[key]
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise ConfigError("%s: %r is not an integer in [%d, %d]" % (key, value, low, high))
+    proxies = conf["trusted_proxies"]
+    if not isinstance(proxies, list):
+        raise ConfigError("trusted_proxies: expected a list of IP addresses")
+    for address in proxies:
+        try:
+            ipaddress.ip_address(address)
+        except ValueError:
+            raise ConfigError("trusted_proxies: %r is not an IP address" % (address,))
     if conf["metrics_port"] and conf["metrics_port"] == conf["port"]:
         raise ConfigError("metrics_port: must differ from port")
     if conf["device"] not in DEVICES:
@@ -192,6 +205,14 @@ def build_parser():
     parser.add_argument("--partial-window-s", dest="partial_window_s", type=int,
                         help="encoder window of the passes that only show grey words, in seconds "
                              "(default 10; 30 = Whisper's own; the pass that completes a segment always uses 30)")
+    parser.add_argument("--options-timeout-s", dest="options_timeout_s", type=int,
+                        help="seconds a new socket has to send valid options before it is closed (default 10)")
+    parser.add_argument("--max-pending-per-client", dest="max_pending_per_client", type=int,
+                        help="sockets one client address may have waiting for their options (default 4)")
+    parser.add_argument("--max-pending", dest="max_pending", type=int,
+                        help="sockets waiting for their options, all clients together (default 64)")
+    parser.add_argument("--trusted-proxy", dest="trusted_proxies", action="append", default=[], metavar="IP",
+                        help="a proxy (the edge) whose X-Forwarded-For names the client; repeat for several")
     parser.add_argument("--log-level", dest="log_level", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     parser.add_argument("--check-config", action="store_true",
                         help="validate the configuration, print it as JSON (key hidden) and exit")
@@ -282,6 +303,146 @@ class Endpointer:
 
 
 # --------------------------------------------------------------------------
+# Admission: the first message and the sockets still waiting for one (plain
+# Python: the unit tests and the fuzzer call these directly)
+# --------------------------------------------------------------------------
+
+TASKS = ("transcribe", "translate")
+AUDIO_FORMATS = ("float32", "int16", "uint8")
+UID_MAX = 128
+# name -> (check, what it must be); checked only when the client sends the field.
+OPTION_RULES = {
+    "use_vad": (lambda v: isinstance(v, bool), "true or false"),
+    "audio_format": (lambda v: v in AUDIO_FORMATS, "one of %s" % ", ".join(AUDIO_FORMATS)),
+    "same_output_threshold": (lambda v: isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 1000,
+                              "an integer from 1 to 1000"),
+    "send_last_n_segments": (lambda v: isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 1000,
+                             "an integer from 1 to 1000"),
+    "no_speech_thresh": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1,
+                         "a number from 0 to 1"),
+    "clip_audio": (lambda v: isinstance(v, bool), "true or false"),
+    "word_timestamps": (lambda v: isinstance(v, bool), "true or false"),
+    "initial_prompt": (lambda v: v is None or (isinstance(v, str) and len(v) <= 2000),
+                       "text of at most 2000 characters"),
+    "hotwords": (lambda v: v is None or (isinstance(v, str) and len(v) <= 2000), "text of at most 2000 characters"),
+    "model": (lambda v: v is None or isinstance(v, str), "a model name"),
+    "vad_parameters": (lambda v: v is None or isinstance(v, dict), "an object"),
+}
+
+
+class BadFirstMessage(Exception):
+    """A stream's first message that cannot be served; ``field`` names the culprit."""
+
+    def __init__(self, field, message, close_code=1008):
+        super(BadFirstMessage, self).__init__("%s: %s" % (field, message))
+        self.field = field
+        self.message = "%s: %s" % (field, message)
+        self.close_code = close_code
+
+
+def parse_first_message(raw):
+    """The options of a stream's first message (a dict, defaults filled in) or BadFirstMessage.
+
+    WhisperLive expects one JSON text message with ``uid``, ``language``,
+    ``task``, ``model`` and ``use_vad`` before any audio; upstream closes
+    without a word (1000) on anything else.
+    """
+    if isinstance(raw, (bytes, bytearray, memoryview)):
+        raise BadFirstMessage("options", "the first message must be JSON text with the stream's options "
+                              "(uid, language, task, model, use_vad), not binary audio", close_code=1003)
+    try:
+        options = json.loads(raw)
+    except ValueError as exc:
+        raise BadFirstMessage("options", "the first message is not JSON (%s)" % exc)
+    if not isinstance(options, dict):
+        raise BadFirstMessage("options", "the first message must be a JSON object, not %s"
+                              % type(options).__name__)
+    uid = options.get("uid")
+    if not isinstance(uid, str) or not uid.strip() or len(uid) > UID_MAX:
+        raise BadFirstMessage("uid", "a non-empty string of at most %d characters is required" % UID_MAX)
+    options.setdefault("task", "transcribe")
+    if options["task"] not in TASKS:
+        raise BadFirstMessage("task", "%s is not one of %s" % (_shown(options["task"]), ", ".join(TASKS)))
+    options.setdefault("language", None)
+    if options["language"] is not None and not isinstance(options["language"], str):
+        raise BadFirstMessage("language", "a language code such as \"en\", or null to detect it")
+    for name, (check, wanted) in OPTION_RULES.items():
+        if name in options and not check(options[name]):
+            raise BadFirstMessage(name, "%s is not %s" % (_shown(options[name]), wanted))
+    return options
+
+
+def check_language(language, model_name, languages, multilingual):
+    """BadFirstMessage unless the served model can do ``language`` (None = detect)."""
+    if language is None:
+        return
+    if not multilingual and language != "en":
+        raise BadFirstMessage("language", "%s cannot be served by %s, an English-only model; send \"en\" "
+                                          "or ask for a multilingual model" % (_shown(language), model_name))
+    if multilingual and languages and language not in languages:
+        raise BadFirstMessage("language", "%s is not a language %s knows" % (_shown(language), model_name))
+
+
+def _shown(value, limit=40):
+    text = json.dumps(value) if not isinstance(value, str) else '"%s"' % value
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def client_address(peer, forwarded_for, trusted_proxies):
+    """Whom a socket belongs to: the peer, or the client a trusted proxy names.
+
+    Behind the edge every socket comes from the edge; Caddy puts the
+    client's address last in X-Forwarded-For. The header is read only from
+    a peer in ``trusted_proxies`` (anyone else could write anything in it).
+    """
+    if peer in trusted_proxies and forwarded_for:
+        last = forwarded_for.split(",")[-1].strip()
+        try:
+            return str(ipaddress.ip_address(last))
+        except ValueError:
+            return peer
+    return peer
+
+
+class PendingGate:
+    """Bounds the sockets that have not sent their options yet: per client and in total.
+
+    Each waiting socket holds a server thread (three with websockets' own);
+    without a bound, a client opening sockets and saying nothing exhausts the
+    host's threads.
+    """
+
+    def __init__(self, per_client, total):
+        self.per_client = per_client
+        self.total = total
+        self.lock = threading.Lock()
+        self.by_client = {}
+
+    @property
+    def waiting(self):
+        with self.lock:
+            return sum(self.by_client.values())
+
+    def enter(self, client):
+        """None when admitted (call leave later), else why not."""
+        with self.lock:
+            if sum(self.by_client.values()) >= self.total:
+                return "the server has %d sockets waiting for their options already" % self.total
+            if self.by_client.get(client, 0) >= self.per_client:
+                return "%s has %d sockets waiting for their options already" % (client, self.per_client)
+            self.by_client[client] = self.by_client.get(client, 0) + 1
+            return None
+
+    def leave(self, client):
+        with self.lock:
+            count = self.by_client.get(client, 0) - 1
+            if count > 0:
+                self.by_client[client] = count
+            else:
+                self.by_client.pop(client, None)
+
+
+# --------------------------------------------------------------------------
 # Serving (imports WhisperLive lazily)
 # --------------------------------------------------------------------------
 
@@ -295,6 +456,8 @@ class ModelRegistry:
         self._by_path = {os.path.normpath(m["path"]): m["name"] for m in self.models}
         self.instances = {}
         self.locks = {m["path"]: threading.Lock() for m in self.models}
+        self.multilingual = {}
+        self.languages = frozenset()
 
     @property
     def names(self):
@@ -308,9 +471,8 @@ class ModelRegistry:
             return requested
         if isinstance(requested, str) and os.path.normpath(requested) in self._by_path:
             return self._by_path[os.path.normpath(requested)]
-        raise ModelNotServed(
-            "model %r is not served here; this server serves: %s (default %s)"
-            % (requested, ", ".join(self.names), self.default))
+        raise ModelNotServed("%s is not served here; this server serves: %s (default %s)"
+                             % (_shown(requested), ", ".join(self.names), self.default))
 
     def path(self, name):
         return self._by_name[name]
@@ -388,7 +550,17 @@ def install_encoder_window():
     wl_transcriber.pad_or_trim = pad_or_trim
 
 
-def build_server(registry, compute_type="int8", device="cpu", cpu_threads=0, endpointer=None, partial_window_s=30):
+class Admission:
+    """How a new socket is admitted: the options timeout, the pending bounds, the trusted proxies."""
+
+    def __init__(self, timeout=10.0, per_client=4, total=64, trusted_proxies=()):
+        self.timeout = timeout
+        self.gate = PendingGate(per_client, total)
+        self.trusted_proxies = frozenset(str(ipaddress.ip_address(a)) for a in trusted_proxies)
+
+
+def build_server(registry, compute_type="int8", device="cpu", cpu_threads=0, endpointer=None, partial_window_s=30,
+                 admission=None):
     """A TranscriptionServer subclass bound to ``registry``; models not loaded yet.
 
     ``endpointer`` (an Endpointer) ends segments where the speaker stops;
@@ -397,6 +569,8 @@ def build_server(registry, compute_type="int8", device="cpu", cpu_threads=0, end
     """
     from whisper_live import server as wl_server
     from whisper_live.backend import faster_whisper_backend as wl_fw_backend
+
+    admission = admission or Admission()
 
     install_encoder_window()
 
@@ -625,6 +799,80 @@ def build_server(registry, compute_type="int8", device="cpu", cpu_threads=0, end
                 registry.instances[model["path"]] = WhisperModel(
                     model["path"], device=device, compute_type=compute_type,
                     cpu_threads=cpu_threads, local_files_only=True)
+                registry.multilingual[model["name"]] = bool(registry.instances[model["path"]].model.is_multilingual)
+            from faster_whisper.tokenizer import _LANGUAGE_CODES
+            registry.languages = frozenset(_LANGUAGE_CODES)
+
+        def refuse(self, websocket, uid, error):
+            """ERROR naming the field, then a close with the reason (upstream closes without a word)."""
+            logging.warning("client %s refused: %s", uid, error.message)
+            try:
+                websocket.send(json.dumps({"uid": uid, "status": "ERROR", "field": error.field,
+                                           "message": error.message}))
+                websocket.close(error.close_code, error.message[:120])
+            except Exception:  # the client may be gone already
+                pass
+
+        def handle_new_connection(self, websocket, faster_whisper_custom_model_path, whisper_tensorrt_path,
+                                  trt_multilingual, trt_py_session=False):
+            """Upstream's, with the first message checked and the wait for it bounded.
+
+            A socket must send valid options within ``admission.timeout`` seconds;
+            sockets still waiting are bounded per client (the address a trusted
+            proxy names) and in total, so sockets that say nothing cannot
+            exhaust the host. A bad first message gets an ERROR naming the field.
+            """
+            from whisper_live import metrics as wl_metrics
+            from websockets.exceptions import ConnectionClosed
+            peer = websocket.remote_address[0] if websocket.remote_address else "unknown"
+            client = client_address(peer, websocket.request.headers.get("X-Forwarded-For"),
+                                    admission.trusted_proxies)
+            why_not = admission.gate.enter(client)
+            if why_not:
+                logging.warning("socket from %s refused: %s", client, why_not)
+                websocket.close(1013, ("busy: " + why_not)[:120])
+                return False
+            uid = None
+            try:
+                try:
+                    raw = websocket.recv(timeout=admission.timeout)
+                except TimeoutError:
+                    self.refuse(websocket, None, BadFirstMessage(
+                        "options", "none received within %g s of the connection; send the stream's options "
+                        "(JSON) first" % admission.timeout))
+                    return False
+                except ConnectionClosed:
+                    return False
+                try:
+                    options = parse_first_message(raw)
+                    uid = options["uid"]
+                    try:
+                        name = registry.resolve(options.get("model"))
+                    except ModelNotServed as exc:
+                        raise BadFirstMessage("model", str(exc))
+                    check_language(options["language"], name, registry.languages,
+                                   registry.multilingual.get(name, True))
+                except BadFirstMessage as exc:
+                    self.refuse(websocket, uid, exc)
+                    return False
+            finally:
+                admission.gate.leave(client)
+            logging.info("client %s (%s) connected", uid, client)
+            try:
+                if self.client_manager.is_server_full(websocket, options):
+                    wl_metrics.track_connection_rejected(reason="full")
+                    websocket.close()
+                    return False
+                self.audio_formats[websocket] = options.get("audio_format", "float32")
+                self.initialize_client(websocket, options, faster_whisper_custom_model_path,
+                                       whisper_tensorrt_path, trt_multilingual, trt_py_session=trt_py_session)
+                wl_metrics.track_connection_opened()
+                return True
+            except ConnectionClosed:
+                return False
+            except Exception as exc:  # as upstream: log, and the socket ends
+                logging.error("client %s: initialisation failed: %s", uid, exc)
+                return False
 
         def initialize_client(self, websocket, options, faster_whisper_custom_model_path,
                               whisper_tensorrt_path, trt_multilingual, trt_py_session=False,
@@ -685,8 +933,10 @@ def serve(conf):
     endpointer = None
     if conf["endpoint_silence_ms"]:
         endpointer = Endpointer(silence_s=conf["endpoint_silence_ms"] / 1000.0)
+    admission = Admission(timeout=conf["options_timeout_s"], per_client=conf["max_pending_per_client"],
+                          total=conf["max_pending"], trusted_proxies=conf["trusted_proxies"])
     server = build_server(registry, compute_type=compute_type, device=device, cpu_threads=cpu_threads,
-                          endpointer=endpointer, partial_window_s=conf["partial_window_s"])
+                          endpointer=endpointer, partial_window_s=conf["partial_window_s"], admission=admission)
     server.load_models()
     logging.info("serving %s on ws://%s:%d (default %s, max_clients %d)",
                  ", ".join(registry.names), conf["host"], conf["port"], registry.default, conf["max_clients"])

@@ -94,13 +94,12 @@ def test_registry_resolves_only_served_models(launcher):
     assert registry.resolve("/m/tiny.en/") == "tiny.en"
     with pytest.raises(launcher.ModelNotServed) as err:
         registry.resolve("large-v3")
-    assert "'large-v3' is not served here" in str(err.value)
+    assert '"large-v3" is not served here' in str(err.value)
     assert "small.en, tiny.en (default small.en)" in str(err.value)
 
 
 def test_help_documents_every_setting(launcher):
     text = launcher.build_parser().format_help()
     for key in launcher.DEFAULTS:
-        if key == "models":
-            key = "model"
+        key = {"models": "model", "trusted_proxies": "trusted_proxy"}.get(key, key)
         assert "--" + key.replace("_", "-") in text
