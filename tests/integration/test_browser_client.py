@@ -11,6 +11,7 @@ each run lands in artifacts/browser/.
 import json
 import os
 import re
+import subprocess
 import time
 
 import pytest
@@ -180,3 +181,48 @@ def test_server_states_are_shown_in_words_and_the_page_reconnects(tmp_path, fake
     assert len(server.sessions) >= 2, server.sessions      # reconnected by itself
     assert server.sessions[0]["model"] == "tiny.en"
     assert state in ("Server busy", "Server error", "Reconnecting…", "Waiting for the server…")
+
+
+def test_basic_auth_guards_the_page_and_its_socket_in_a_real_browser(tmp_path, fake_mic):
+    """edge_caddy_auth_mode basic: with credentials Chromium loads the page and its same-origin
+    WebSocket passes too (Chromium sends the cached credentials on the upgrade); without them
+    both get 401."""
+    from playwright.sync_api import sync_playwright
+    from websockets.exceptions import InvalidStatus
+    from ansible_collections.realtime_asr.whisperlive.plugins.module_utils.whisperlive_client import connect
+    from support.edge import Edge
+    password = "rasr-pass"
+    hashed = subprocess.run([os.path.join(REPO_ROOT, ".venv", "bin", "caddy"), "hash-password", "--plaintext",
+                             password], capture_output=True, text=True, check=True, timeout=60).stdout.strip()
+    ready = {"message": "SERVER_READY", "backend": "faster_whisper"}
+    with ScriptedServer(ready) as server:
+        edge = Edge(str(tmp_path / "edge"), {
+            "edge_caddy_upstreams": ["127.0.0.1:%d" % server.port], "edge_caddy_auth_mode": "basic",
+            "edge_caddy_basic_auth_users": [{"username": "ana", "password_hash": hashed}]})
+        try:
+            edge.start()
+            extra = {"browser_client_web_root": edge.vars["edge_caddy_web_root"], "browser_client_models": ["tiny.en"]}
+            assert run_playbook(DEPLOY_PLAYBOOK, str(tmp_path), extra).returncode == 0
+            with sync_playwright() as pw:
+                browser = clients.launch_chromium(pw, fake_mic, edge.https_port)
+                try:
+                    member = browser.new_context(http_credentials={"username": "ana", "password": password})
+                    page = member.new_page()
+                    assert page.goto(edge.base + "/").status == 200
+                    page.wait_for_selector("#model option", state="attached")
+                    page.click("#start")
+                    deadline = time.monotonic() + 20
+                    while not server.sessions and time.monotonic() < deadline:
+                        time.sleep(0.2)
+                    page.click("#stop")
+                    member.close()
+                finally:
+                    browser.close()
+            with pytest.raises(InvalidStatus) as refused:
+                with connect("wss://localhost:%d/ws" % edge.https_port, ssl=edge.ssl_context(), open_timeout=10):
+                    pass
+            assert refused.value.response.status_code == 401
+            assert edge.request("/")[0] == 401 and edge.request("/config.json")[0] == 401
+        finally:
+            edge.stop()
+    assert server.sessions and server.sessions[0]["model"] == "tiny.en", server.sessions
