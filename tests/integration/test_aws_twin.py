@@ -78,6 +78,7 @@ def twin(tmp_path_factory):
                 "aws_ssh_public_key_path": str(work / "id_ed25519.pub"),
                 "ansible_ssh_private_key_file": str(work / "id_ed25519"),
                 "aws_ssh_known_hosts_file": str(work / "known_hosts"),
+                "aws_whisperlive_api_key_file": str(work / "whisperlive-api-key"),
                 "security_groups_admin_cidrs": ["%s/32" % net.control_address],
                 "security_groups_client_cidrs": ["%s/32" % net.control_address],
                 "realtime_asr_artifacts_dir": str(work / "artifacts"),
@@ -164,6 +165,16 @@ def can_connect(twin, from_instance, address, port):
     return twin.net.exec(from_instance, "python3", "-c", code, check=False).returncode == 0
 
 
+def upgrade_status(twin, from_instance, address, port, authorization=None):
+    """The HTTP status a WebSocket upgrade to address:port gets, asked from inside an instance."""
+    extra = "Authorization: %s\\r\\n" % authorization if authorization else ""
+    code = ("import socket\ns = socket.create_connection((%r, %d), 5)\n"
+            "s.sendall(b'GET / HTTP/1.1\\r\\nHost: gpu\\r\\nConnection: Upgrade\\r\\nUpgrade: websocket\\r\\n"
+            "Sec-WebSocket-Version: 13\\r\\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\\r\\n%s\\r\\n')\n"
+            "print(s.recv(200).split(b' ')[1].decode())" % (address, port, extra))
+    return twin.net.exec(from_instance, "python3", "-c", code, check=False).stdout.strip()
+
+
 # --- Deploy ----------------------------------------------------------------------
 
 def test_site_deploys_and_transcribes_through_the_edges_public_address(twin):
@@ -177,6 +188,13 @@ def test_site_deploys_and_transcribes_through_the_edges_public_address(twin):
     twin.figures.update(transcript=result["transcript"], wer=result["wer"], url=result["url"])
     edge = instances(twin, "edge")[0]
     assert twin.eip["PublicIp"] == edge["PublicIpAddress"]
+    # The private hop is authenticated: inside the VPC, a socket to the GPU without the key that
+    # only the edge's Caddy holds gets 401 (the stream above went through the edge, key added).
+    gpu = instances(twin, "gpu")[0]
+    assert upgrade_status(twin, edge["InstanceId"], gpu["PrivateIpAddress"], 9090) == "401"
+    key = (twin.work / "whisperlive-api-key").read_text().split()[0]
+    assert upgrade_status(twin, edge["InstanceId"], gpu["PrivateIpAddress"], 9090,
+                          authorization="Bearer " + key) == "101"
 
 
 def test_audit_of_the_provisioned_state(twin):

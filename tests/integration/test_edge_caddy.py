@@ -265,3 +265,21 @@ def test_rendered_config_validates_in_every_mode(tmp_path):
         if "acme_email" in str(overrides):
             assert "email ops@example.com" in text and "tls internal" not in text
         edge.stop()
+
+
+def test_the_edge_adds_the_upstream_api_key_and_clients_never_need_it(make_edge):
+    """The private hop is authenticated: the upstream refuses requests without the key (as WhisperLive
+    does with api_key set); the edge adds it to streams and health checks; the client's own
+    Authorization header never reaches the upstream."""
+    upstream = EchoUpstream(api_key="hop-key-7c1d").start()
+    try:
+        edge = make_edge(edge_caddy_upstreams=[upstream.address], edge_caddy_upstream_api_key="hop-key-7c1d")
+        assert wait_for_status(edge, "/healthz/upstream", 200, timeout=20) == 200
+        assert ws_roundtrip(edge) == b"\x00\x01pcm"
+        assert ws_roundtrip(edge, additional_headers={"Authorization": "Bearer wrong"}) == b"\x00\x01pcm"
+        refused_before = upstream.refused
+        keyless = make_edge(edge_caddy_upstreams=[upstream.address])
+        assert wait_for_status(keyless, "/healthz/upstream", 503, timeout=20) == 503
+        assert upstream.refused > refused_before
+    finally:
+        upstream.stop()

@@ -198,20 +198,30 @@ class EchoUpstream:
     """A websockets server that behaves like WhisperLive at the HTTP level
     (426 for a plain GET) and echoes frames, on a free loopback port."""
 
-    def __init__(self, port=None):
+    def __init__(self, port=None, api_key=None):
         self.port = port or free_port()
         self.server = None
         self.thread = None
         self.paths = []
+        self.api_key = api_key
+        self.refused = 0
 
     def _handler(self, ws):
         self.paths.append(ws.request.path)
         for message in ws:
             ws.send(message)
 
+    def _process_request(self, connection, request):
+        """With an api_key, refuse as WhisperLive does without it: 401, health checks included."""
+        if self.api_key and request.headers.get("Authorization") != "Bearer %s" % self.api_key:
+            self.refused += 1
+            from http import HTTPStatus
+            return connection.respond(HTTPStatus.UNAUTHORIZED, "Unauthorized\n")
+        return None
+
     def start(self):
         from websockets.sync.server import serve
-        self.server = serve(self._handler, "127.0.0.1", self.port)
+        self.server = serve(self._handler, "127.0.0.1", self.port, process_request=self._process_request)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
         return self
