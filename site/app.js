@@ -249,8 +249,11 @@ if (typeof document !== 'undefined') {
     attempt += 1;
     if (ui.state.className.indexOf('state-error') < 0 && ui.state.className.indexOf('state-wait') < 0) {
       setState('connecting', 'Disconnected');
-      showMessage('Connection closed (code ' + event.code + (event.reason ? ', ' + event.reason : '') +
-        '); reconnecting in ' + Math.round(delay / 1000) + ' s.', false);
+      // 1006: no close frame (the server or the network went away); otherwise the server said why.
+      const what = event.code === 1006 ? 'The connection to the transcription server was lost'
+        : 'The transcription server closed the connection (code ' + event.code +
+          (event.reason ? ': ' + event.reason : '') + ')';
+      showMessage(what + '; reconnecting in ' + Math.max(1, Math.round(delay / 1000)) + ' s.', false);
     }
     reconnectTimer = setTimeout(connect, delay);
   }
