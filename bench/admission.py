@@ -82,7 +82,8 @@ def idle_sockets(url, pid, count, wait_s):
         deadline = time.monotonic() + wait_s
         for ws in sockets:
             try:
-                ws.recv(timeout=max(0.01, deadline - time.monotonic()))
+                while True:  # an ERROR message may come first: read on to the close
+                    ws.recv(timeout=max(0.01, deadline - time.monotonic()))
             except ConnectionClosed as exc:
                 if exc.rcvd and exc.rcvd.code == 1013:
                     refused += 1
@@ -90,13 +91,6 @@ def idle_sockets(url, pid, count, wait_s):
                     closed_at.append(time.monotonic() - opened)
             except TimeoutError:
                 pass
-            except Exception:  # an ERROR frame first: read on to the close
-                try:
-                    ws.recv(timeout=max(0.01, deadline - time.monotonic()))
-                except ConnectionClosed:
-                    closed_at.append(time.monotonic() - opened)
-                except Exception:
-                    pass
         row["still_open_after_s"] = {"seconds": wait_s,
                                      "sockets": count - refused - len(closed_at)}
     time.sleep(2.0)

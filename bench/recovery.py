@@ -14,10 +14,10 @@ import json
 import ssl
 import statistics
 import subprocess
+import os
 import time
 import urllib.request
 import uuid
-import os
 
 from websockets.sync.client import connect
 
@@ -41,6 +41,10 @@ def stream_ready(url, context):
 
 
 def one_run(args, context):
+    # Repeated kills are a crash loop to systemd: the unit's start limit
+    # (whisperlive_start_limit_burst in _interval) would stop the restarts.
+    subprocess.run(["docker", "exec", args.gpu_host, "systemctl", "reset-failed", "whisperlive"],
+                   check=False, capture_output=True, timeout=30)
     subprocess.run(["docker", "exec", args.gpu_host, "systemctl", "kill", "--signal=KILL", "whisperlive"],
                    check=True, capture_output=True, timeout=30)
     killed = time.monotonic()
@@ -52,6 +56,11 @@ def one_run(args, context):
             ready = time.monotonic() - killed
         else:
             time.sleep(0.1)
+    while health is None and time.monotonic() - killed < 60:
+        if healthy(args.health_url, context):
+            health = time.monotonic() - killed
+        else:
+            time.sleep(0.05)
     return health, ready
 
 

@@ -88,9 +88,9 @@ def test_kill_9_during_a_stream_fails_clearly_and_the_service_comes_back(stack, 
     # The recovery mechanism: systemd restarts at once, the edge checks its upstream every second
     # (how soon is bench/recovery.py's figure, not this test's).
     assert stack.unit_property(stack.gpu, WHISPERLIVE_UNIT, "Restart") == "always"
-    assert stack.unit_property(stack.gpu, WHISPERLIVE_UNIT, "RestartUSec") == "1s"
+    assert stack.unit_property(stack.gpu, WHISPERLIVE_UNIT, "RestartUSec") == "200ms"
     caddyfile = stack.host_exec(stack.edge, "cat", "/etc/caddy/Caddyfile").stdout
-    assert "health_interval 1s" in caddyfile and "health_uri /" in caddyfile
+    assert "health_interval 500ms" in caddyfile and "health_passes 1" in caddyfile
     restarts_before = int(stack.unit_property(stack.gpu, WHISPERLIVE_UNIT, "NRestarts"))
     streaming = in_thread(lambda: transcribe(stack, long_speech_wav, pace=1.0))
     time.sleep(4)
