@@ -8,6 +8,7 @@ key by its SPKI pin (no blanket certificate-error bypass). A screenshot of
 each run lands in artifacts/browser/.
 """
 
+import contextlib
 import json
 import os
 import re
@@ -144,19 +145,28 @@ class ScriptedServer(object):
         self.server.shutdown()
 
 
+@contextlib.contextmanager
+def page_edge(tmp_path, server, **overrides):
+    """A real Caddy from the role's template in front of ``server``, the page published on it."""
+    from support.edge import Edge
+    edge = Edge(str(tmp_path / "edge"), dict({"edge_caddy_upstreams": ["127.0.0.1:%d" % server.port]}, **overrides))
+    try:
+        edge.start()
+        extra = {"browser_client_web_root": edge.vars["edge_caddy_web_root"], "browser_client_models": ["tiny.en"]}
+        assert run_playbook(DEPLOY_PLAYBOOK, str(tmp_path), extra).returncode == 0
+        yield edge
+    finally:
+        edge.stop()
+
+
 @pytest.mark.parametrize("message, shown", [
     ({"status": "WAIT", "message": 2.4}, "WAIT: all transcription slots are in use; about 2 minute(s)"),
     ({"status": "ERROR", "message": "model not available"}, "ERROR from the server: model not available"),
 ])
 def test_server_states_are_shown_in_words_and_the_page_reconnects(tmp_path, fake_mic, message, shown):
     from playwright.sync_api import sync_playwright
-    from support.edge import Edge
     with ScriptedServer(message) as server:
-        edge = Edge(str(tmp_path / "edge"), {"edge_caddy_upstreams": ["127.0.0.1:%d" % server.port]})
-        try:
-            edge.start()
-            extra = {"browser_client_web_root": edge.vars["edge_caddy_web_root"], "browser_client_models": ["tiny.en"]}
-            assert run_playbook(DEPLOY_PLAYBOOK, str(tmp_path), extra).returncode == 0
+        with page_edge(tmp_path, server) as edge:
             with sync_playwright() as pw:
                 browser = clients.launch_chromium(pw, fake_mic, edge.https_port)
                 try:
@@ -176,8 +186,6 @@ def test_server_states_are_shown_in_words_and_the_page_reconnects(tmp_path, fake
                     page.click("#stop")
                 finally:
                     browser.close()
-        finally:
-            edge.stop()
     assert len(server.sessions) >= 2, server.sessions      # reconnected by itself
     assert server.sessions[0]["model"] == "tiny.en"
     assert state in ("Server busy", "Server error", "Reconnecting…", "Waiting for the server…")
@@ -190,19 +198,13 @@ def test_basic_auth_guards_the_page_and_its_socket_in_a_real_browser(tmp_path, f
     from playwright.sync_api import sync_playwright
     from websockets.exceptions import InvalidStatus
     from ansible_collections.realtime_asr.whisperlive.plugins.module_utils.whisperlive_client import connect
-    from support.edge import Edge
     password = "rasr-pass"
     hashed = subprocess.run([os.path.join(REPO_ROOT, ".venv", "bin", "caddy"), "hash-password", "--plaintext",
                              password], capture_output=True, text=True, check=True, timeout=60).stdout.strip()
     ready = {"message": "SERVER_READY", "backend": "faster_whisper"}
     with ScriptedServer(ready) as server:
-        edge = Edge(str(tmp_path / "edge"), {
-            "edge_caddy_upstreams": ["127.0.0.1:%d" % server.port], "edge_caddy_auth_mode": "basic",
-            "edge_caddy_basic_auth_users": [{"username": "ana", "password_hash": hashed}]})
-        try:
-            edge.start()
-            extra = {"browser_client_web_root": edge.vars["edge_caddy_web_root"], "browser_client_models": ["tiny.en"]}
-            assert run_playbook(DEPLOY_PLAYBOOK, str(tmp_path), extra).returncode == 0
+        with page_edge(tmp_path, server, edge_caddy_auth_mode="basic",
+                       edge_caddy_basic_auth_users=[{"username": "ana", "password_hash": hashed}]) as edge:
             with sync_playwright() as pw:
                 browser = clients.launch_chromium(pw, fake_mic, edge.https_port)
                 try:
@@ -223,6 +225,4 @@ def test_basic_auth_guards_the_page_and_its_socket_in_a_real_browser(tmp_path, f
                     pass
             assert refused.value.response.status_code == 401
             assert edge.request("/")[0] == 401 and edge.request("/config.json")[0] == 401
-        finally:
-            edge.stop()
     assert server.sessions and server.sessions[0]["model"] == "tiny.en", server.sessions

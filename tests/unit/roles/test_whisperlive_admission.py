@@ -8,7 +8,6 @@ never leaks a slot. The real server's answers (ERROR frames, close codes,
 threads) are tested in tests/integration/roles/test_whisperlive_launcher.py.
 """
 
-import importlib.util
 import json
 import os
 import threading
@@ -17,21 +16,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-LAUNCHER = os.path.join(os.path.dirname(__file__), "..", "..", "..", "roles", "whisperlive", "files",
-                        "whisperlive_launcher.py")
+from unit import launcher as launcher_file
+
 # Bounded for `make test`: a few seconds of fuzzing per property.
 FUZZ = settings(max_examples=int(os.environ.get("RASR_FUZZ_EXAMPLES", "400")), deadline=None,
                 suppress_health_check=[HealthCheck.too_slow])
 
 
-def _load():
-    spec = importlib.util.spec_from_file_location("whisperlive_launcher_admission", LAUNCHER)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-L = _load()
+L = launcher_file.load()
 FIELDS = {"options", "uid", "task", "language"} | set(L.OPTION_RULES)
 
 
@@ -107,11 +99,7 @@ def test_pending_gate_bounds_per_client_and_in_total():
 
 
 def test_config_checks_the_admission_settings(tmp_path):
-    folder = tmp_path / "m"
-    folder.mkdir()
-    for name in ("model.bin", "config.json"):
-        (folder / name).write_text("x")
-    base = {"host": "127.0.0.1", "models": ["m=%s" % folder]}
+    base = {"host": "127.0.0.1", "models": ["m=%s" % launcher_file.model_dir(tmp_path)]}
     conf = L.validate_config(base)
     assert (conf["options_timeout_s"], conf["max_pending_per_client"], conf["max_pending"]) == (10, 4, 64)
     with pytest.raises(L.ConfigError, match="trusted_proxies: 'edge' is not an IP address"):

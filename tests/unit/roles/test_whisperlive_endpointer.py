@@ -5,22 +5,16 @@ server's behaviour (VAD on real audio, completion before the close) is
 tested in tests/integration/test_endpointing.py.
 """
 
-import importlib.util
-import os
-
 import pytest
 
-LAUNCHER = os.path.join(os.path.dirname(__file__), "..", "..", "..", "roles", "whisperlive", "files",
-                        "whisperlive_launcher.py")
+from unit import launcher as launcher_file
+
 W = 512 / 16000.0  # one window, seconds
 
 
 @pytest.fixture(scope="module")
 def launcher():
-    spec = importlib.util.spec_from_file_location("whisperlive_launcher", LAUNCHER)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return launcher_file.load()
 
 
 @pytest.fixture
@@ -105,11 +99,7 @@ def test_encoder_frames(launcher, frames, window, expected):
 
 
 def test_endpoint_settings_are_validated(launcher, tmp_path):
-    folder = tmp_path / "m"
-    folder.mkdir()
-    for name in ("model.bin", "config.json"):
-        (folder / name).write_text("x")
-    base = {"host": "127.0.0.1", "models": ["m=%s" % folder]}
+    base = {"host": "127.0.0.1", "models": ["m=%s" % launcher_file.model_dir(tmp_path)]}
     conf = launcher.validate_config(base)
     assert conf["endpoint_silence_ms"] == 500 and conf["partial_window_s"] == 10
     with pytest.raises(launcher.ConfigError, match=r"endpoint_silence_ms: -1 is not an integer in \[0, 10000\]"):

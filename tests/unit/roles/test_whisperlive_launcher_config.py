@@ -1,30 +1,20 @@
 """The launcher's configuration checks and model registry (no WhisperLive, no torch)."""
 
-import importlib.util
 import json
-import os
 
 import pytest
 
-LAUNCHER = os.path.join(os.path.dirname(__file__), "..", "..", "..", "roles", "whisperlive", "files",
-                        "whisperlive_launcher.py")
+from unit import launcher as launcher_file
 
 
 @pytest.fixture(scope="module")
 def launcher():
-    spec = importlib.util.spec_from_file_location("whisperlive_launcher", LAUNCHER)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return launcher_file.load()
 
 
 @pytest.fixture
 def model_dir(tmp_path):
-    folder = tmp_path / "tiny.en"
-    folder.mkdir()
-    for name in ("model.bin", "config.json", "tokenizer.json"):
-        (folder / name).write_text("x")
-    return str(folder)
+    return launcher_file.model_dir(tmp_path)
 
 
 def test_minimal_config_gets_defaults(launcher, model_dir):
