@@ -70,7 +70,7 @@ def idle_sockets(url, pid, count, wait_s):
     with contextlib.ExitStack() as stack:
         opened = time.monotonic()
         sockets = []
-        for _ in range(count):
+        for _socket in range(count):
             try:
                 sockets.append(stack.enter_context(connect(
                     url, open_timeout=30, additional_headers={"X-Forwarded-For": "198.51.100.7"})))

@@ -208,7 +208,7 @@ def test_idle_sockets_are_bounded_per_client_and_others_are_served(served):
     codes = []
     with contextlib.ExitStack() as stack:
         sockets = [stack.enter_context(connect(served["url"], additional_headers=headers, open_timeout=10))
-                   for _ in range(50)]
+                   for _socket in range(50)]
         time.sleep(0.5)
         during = threads_of(served["pid"])
         for ws in sockets[8:]:
@@ -254,7 +254,7 @@ def test_after_the_fuzz_no_slot_and_no_thread_is_left(served):
     deadline = time.monotonic() + 20
     while True:
         with contextlib.ExitStack() as hold:
-            replies = [kind(first_reply(served["url"], served["headers"], hold=hold)) for _ in range(2)]
+            replies = [kind(first_reply(served["url"], served["headers"], hold=hold)) for _slot in range(2)]
         if replies == ["SERVER_READY"] * 2 or time.monotonic() > deadline:
             break
         time.sleep(1)

@@ -165,7 +165,7 @@ def test_the_gate_under_threads_ends_empty():
     admitted = []
 
     def worker(client):
-        for _ in range(500):
+        for _round in range(500):
             if gate.enter(client) is None:
                 admitted.append(client)
                 gate.leave(client)
