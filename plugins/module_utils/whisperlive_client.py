@@ -510,6 +510,12 @@ class StreamSession(object):
             self._mark("first_frame")
         self._mark("audio_end")
         self._emit("audio_sent", round(self.clip.seconds, 3))
+        # The server may have completed everything while the audio still played
+        # (the launcher's endpointing) and then have nothing more to send.
+        completed = self.transcript.completed
+        if (self.transcript.last_message_final and completed
+                and completed[-1]["end"] >= self.clip.speech_end - STABLE_END_SLACK_S):
+            self._check_final()
         # Keep the microphone open: silence in real time (or at pace, when faster).
         silence_pace = max(pace, 1.0)
         silence_frame = audio_utils.silence(chunk_s).astype(audio_utils.WIRE_DTYPE).tobytes()
