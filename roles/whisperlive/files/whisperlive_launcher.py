@@ -603,6 +603,7 @@ def build_server(registry, compute_type="int8", device="cpu", cpu_threads=0, end
         _pending = None       # (chunk offset, seconds decoded, the partial segment dict)
         _flushing = False
         _last_partial = None
+        _decoded_nothing = None  # (chunk offset, speech end) of speech Whisper heard no words in
 
         def create_model(self, device):
             path = self.model_size_or_path
@@ -730,7 +731,6 @@ def build_server(registry, compute_type="int8", device="cpu", cpu_threads=0, end
                 self._pending = None
                 self._decoded_nothing = (offset, span.end)
 
-        _decoded_nothing = None
 
         # -- END_OF_AUDIO ----------------------------------------------------
         def finalize(self):
