@@ -15,6 +15,7 @@ artifacts/test/aws-twin-figures.txt.
 
 import json
 import os
+import re
 import socket
 import ssl
 import subprocess
@@ -345,7 +346,8 @@ def test_two_workers_behind_least_conn(twin):
     for worker in workers:
         log = twin.net.exec(worker["InstanceId"], "journalctl", "-u", "whisperlive", "--since", since, "--utc",
                             "-o", "cat", check=False).stdout
-        served[worker["InstanceId"]] = log.count("New client connected") + log.count("new client")
+        # The launcher's line for an admitted stream (whisperlive_launcher.py).
+        served[worker["InstanceId"]] = len(re.findall(r"\bclient \S+ \(\S+\) connected$", log, re.M))
     assert all(n >= 1 for n in served.values()), served
     # That a plain re-run keeps both (defect 6) is test_aws_moto's, at the API.
 

@@ -302,6 +302,45 @@ class Endpointer:
         return max(0.0, span.length - self.keep_s)
 
 
+def one_partial(segments, no_speech_thresh):
+    """The segments of a pass that cannot be final, as one partial segment.
+
+    Upstream completes every segment of a pass but the last. A greedy pass
+    (the speaker still talking) must complete nothing: its words are only
+    shown grey until a full-beam pass replaces them. Segments Whisper thinks
+    hold no speech are left out; returns [] when none is left.
+    """
+    kept = [s for s in segments if getattr(s, "no_speech_prob", 0) <= no_speech_thresh and s.text.strip()]
+    if len(kept) < 2:
+        return kept
+    words = [w for s in kept for w in (getattr(s, "words", None) or [])]
+    return [PartialSegment(start=kept[0].start, end=kept[-1].end,
+                           text="".join(s.text for s in kept),
+                           no_speech_prob=min(getattr(s, "no_speech_prob", 0) for s in kept),
+                           words=words or None)]
+
+
+class PartialSegment:
+    """A segment as upstream reads one (start, end, text, no_speech_prob, words)."""
+
+    def __init__(self, start, end, text, no_speech_prob=0.0, words=None):
+        self.start = start
+        self.end = end
+        self.text = text
+        self.no_speech_prob = no_speech_prob
+        self.words = words
+
+
+class Pending:
+    """The last partial sent: its chunk's offset, how far that pass decoded, and whether it was a full-beam pass."""
+
+    def __init__(self, offset, decoded_to, segment, final):
+        self.offset = offset
+        self.decoded_to = decoded_to
+        self.segment = segment
+        self.final = final
+
+
 # --------------------------------------------------------------------------
 # Admission: the first message and the sockets still waiting for one (plain
 # Python: the unit tests and the fuzzer call these directly)
@@ -600,7 +639,7 @@ def build_server(registry, compute_type="int8", device="cpu", cpu_threads=0, end
         ENDPOINTER = endpointer
         FLUSH_JOIN_S = 15.0
         POLL_S = 0.05
-        _pending = None       # (chunk offset, seconds decoded, the partial segment dict)
+        _pending = None       # Pending: the partial last sent, and the pass it came from
         _flushing = False
         _last_partial = None
         _decoded_nothing = None  # (chunk offset, speech end) of speech Whisper heard no words in
@@ -639,9 +678,12 @@ def build_server(registry, compute_type="int8", device="cpu", cpu_threads=0, end
             return result
 
         # -- endpointing -------------------------------------------------
-        def handle_transcription_output(self, result, duration):
-            """Upstream's, remembering the partial it sent (upstream's returns nothing)."""
+        def handle_transcription_output(self, result, duration, final=True):
+            """Upstream's, remembering the partial it sent (upstream's returns nothing).
+            The segments of a pass that is not ``final`` are one partial: none completed."""
             segments, self._last_partial = [], None
+            if not final:
+                result = one_partial(result, self.no_speech_thresh)
             if len(result):
                 self.t_start = None
                 self._last_partial = self.update_segments(result, duration)
@@ -702,13 +744,15 @@ def build_server(registry, compute_type="int8", device="cpu", cpu_threads=0, end
                 self._wait_for_frames()
                 return
             pending = self._pending
-            if pending is not None and pending[0] == offset and endpointer.covered(span, pending[1]):
+            if pending is not None and pending.offset == offset and endpointer.covered(span, pending.decoded_to):
                 # The last decode heard all the speech: wait for more speech or for the endpoint.
-                if endpointer.ended(span):
-                    self._complete(pending[2], offset + endpointer.cut(span))
-                else:
+                if not endpointer.ended(span):
                     self._wait_for_frames()
-                return
+                    return
+                if pending.final:
+                    self._complete(pending.segment, offset + endpointer.cut(span))
+                    return
+                # Its words came from a greedy pass: the full beam decodes them again below.
             if self._pending is None and self.current_out == "" and endpointer.ended(span) \
                     and self._decoded_nothing == (offset, span.end):
                 # Whisper heard no words in this speech and it is over: drop it.
@@ -716,7 +760,8 @@ def build_server(registry, compute_type="int8", device="cpu", cpu_threads=0, end
                 return
             started = time.monotonic()
             # A pass that may hear the end of the speech is the one whose text stays: full beam.
-            result = self.transcribe_audio(chunk, final=span.trailing_silence >= endpointer.margin_s)
+            final = span.trailing_silence >= endpointer.margin_s
+            result = self.transcribe_audio(chunk, final=final)
             logging.debug("client %s: decoded %.2f s at %.2f in %.3f s (speech %.2f-%.2f)", self.client_uid,
                           duration, offset, time.monotonic() - started, span.start, span.end)
             if result is None or self.language is None:
@@ -724,13 +769,13 @@ def build_server(registry, compute_type="int8", device="cpu", cpu_threads=0, end
                 self._pending = None
                 self._wait_for_frames()
                 return
-            self.handle_transcription_output(result, duration)
+            self.handle_transcription_output(result, duration, final)
             if self._last_partial is not None:
-                self._pending = (self.timestamp_offset, offset + duration - self.timestamp_offset, self._last_partial)
+                self._pending = Pending(self.timestamp_offset, offset + duration - self.timestamp_offset,
+                                        self._last_partial, final)
             else:
                 self._pending = None
                 self._decoded_nothing = (offset, span.end)
-
 
         # -- END_OF_AUDIO ----------------------------------------------------
         def finalize(self):
@@ -763,7 +808,7 @@ def build_server(registry, compute_type="int8", device="cpu", cpu_threads=0, end
                     end = offset + min(duration, self.get_segment_end(segment))
                     if start < end:
                         done.append(self.format_segment(start, end, text, completed=True))
-            partial = self._pending[2] if self._pending is not None else (
+            partial = self._pending.segment if self._pending is not None else (
                 self._last_partial if self.current_out else None)
             if not done and partial is not None:
                 done.append(self.format_segment(float(partial["start"]), float(partial["end"]), partial["text"],

@@ -106,3 +106,29 @@ def test_endpoint_settings_are_validated(launcher, tmp_path):
         launcher.validate_config(dict(base, endpoint_silence_ms=-1))
     with pytest.raises(launcher.ConfigError, match=r"partial_window_s: 40 is not an integer in \[1, 30\]"):
         launcher.validate_config(dict(base, partial_window_s=40))
+
+
+class Seg:
+    """A faster-whisper Segment as upstream reads one."""
+
+    def __init__(self, start, end, text, no_speech_prob=0.1, words=None):
+        self.start, self.end, self.text, self.no_speech_prob, self.words = start, end, text, no_speech_prob, words
+
+
+def test_a_greedy_pass_is_one_partial_so_it_completes_nothing(launcher):
+    merged = launcher.one_partial([Seg(0.0, 2.0, " The quick brown fox.", words=["a"]),
+                                   Seg(2.7, 4.1, " While the weather stays", words=["b", "c"])], 0.45)
+    assert len(merged) == 1
+    only = merged[0]
+    assert (only.start, only.end) == (0.0, 4.1)
+    assert only.text == " The quick brown fox. While the weather stays"
+    assert only.words == ["a", "b", "c"] and only.no_speech_prob == pytest.approx(0.1)
+
+
+def test_one_partial_leaves_out_what_whisper_calls_no_speech(launcher):
+    segs = [Seg(0.0, 1.0, " Hello.", no_speech_prob=0.2), Seg(1.0, 3.0, " Thank you.", no_speech_prob=0.9),
+            Seg(3.0, 3.5, "  ", no_speech_prob=0.0)]
+    kept = launcher.one_partial(segs, 0.45)
+    assert [s.text for s in kept] == [" Hello."] and kept[0] is segs[0]
+    assert launcher.one_partial([Seg(0.0, 1.0, " Thanks.", no_speech_prob=0.8)], 0.45) == []
+    assert launcher.one_partial([], 0.45) == []
