@@ -342,13 +342,19 @@ def test_two_workers_behind_least_conn(twin):
     for thread in threads:
         thread.join(180)
     assert not errors and len(results) == 2, errors
-    served = {}
+    served, clients = {}, set()
     for worker in workers:
         log = twin.net.exec(worker["InstanceId"], "journalctl", "-u", "whisperlive", "--since", since, "--utc",
                             "-o", "cat", check=False).stdout
-        # The launcher's line for an admitted stream (whisperlive_launcher.py).
-        served[worker["InstanceId"]] = len(re.findall(r"\bclient \S+ \(\S+\) connected$", log, re.M))
+        # The launcher's line for an admitted stream: "client <uid> (<client address>) connected".
+        seen = re.findall(r"\bclient \S+ \((\S+)\) connected$", log, re.M)
+        served[worker["InstanceId"]] = len(seen)
+        clients.update(seen)
     assert all(n >= 1 for n in served.values()), served
+    # Each stream counts as its client's, named by the edge's X-Forwarded-For
+    # (whisperlive_trusted_proxies in inventory/aws), not as the edge's.
+    edge_private = instances(twin, "edge")[0]["PrivateIpAddress"]
+    assert clients and edge_private not in clients, (clients, edge_private)
     # That a plain re-run keeps both (defect 6) is test_aws_moto's, at the API.
 
 

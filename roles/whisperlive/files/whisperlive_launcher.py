@@ -123,12 +123,14 @@ def validate_config(config, check_files=True):
             raise ConfigError("%s: %r is not an integer in [%d, %d]" % (key, value, low, high))
     proxies = conf["trusted_proxies"]
     if not isinstance(proxies, list):
-        raise ConfigError("trusted_proxies: expected a list of IP addresses")
+        raise ConfigError("trusted_proxies: expected a list of IP addresses or networks")
     for address in proxies:
         try:
-            ipaddress.ip_address(address)
-        except ValueError:
-            raise ConfigError("trusted_proxies: %r is not an IP address" % (address,))
+            if not isinstance(address, str):
+                raise TypeError(address)
+            proxy_networks([address])
+        except (TypeError, ValueError):
+            raise ConfigError("trusted_proxies: %r is not an IP address or network (CIDR)" % (address,))
     if conf["metrics_port"] and conf["metrics_port"] == conf["port"]:
         raise ConfigError("metrics_port: must differ from port")
     if conf["device"] not in DEVICES:
@@ -211,8 +213,9 @@ def build_parser():
                         help="sockets one client address may have waiting for their options (default 4)")
     parser.add_argument("--max-pending", dest="max_pending", type=int,
                         help="sockets waiting for their options, all clients together (default 64)")
-    parser.add_argument("--trusted-proxy", dest="trusted_proxies", action="append", default=[], metavar="IP",
-                        help="a proxy (the edge) whose X-Forwarded-For names the client; repeat for several")
+    parser.add_argument("--trusted-proxy", dest="trusted_proxies", action="append", default=[], metavar="IP|CIDR",
+                        help="a proxy (the edge), or a network of them, whose X-Forwarded-For names the client; "
+                             "repeat for several")
     parser.add_argument("--log-level", dest="log_level", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     parser.add_argument("--check-config", action="store_true",
                         help="validate the configuration, print it as JSON (key hidden) and exit")
@@ -427,14 +430,24 @@ def _shown(value, limit=40):
     return text if len(text) <= limit else text[:limit] + "..."
 
 
+def proxy_networks(entries):
+    """Trusted proxies as networks: an address is its own /32 (or /128), a CIDR its network."""
+    return tuple(ipaddress.ip_network(entry, strict=False) for entry in entries)
+
+
 def client_address(peer, forwarded_for, trusted_proxies):
     """Whom a socket belongs to: the peer, or the client a trusted proxy names.
 
     Behind the edge every socket comes from the edge; Caddy puts the
     client's address last in X-Forwarded-For. The header is read only from
-    a peer in ``trusted_proxies`` (anyone else could write anything in it).
+    a peer within ``trusted_proxies`` (networks, proxy_networks): anyone
+    else could write anything in it.
     """
-    if peer in trusted_proxies and forwarded_for:
+    try:
+        trusted = forwarded_for and any(ipaddress.ip_address(peer) in net for net in trusted_proxies)
+    except ValueError:
+        trusted = False
+    if trusted:
         last = forwarded_for.split(",")[-1].strip()
         try:
             return str(ipaddress.ip_address(last))
@@ -595,7 +608,7 @@ class Admission:
     def __init__(self, timeout=10.0, per_client=4, total=64, trusted_proxies=()):
         self.timeout = timeout
         self.gate = PendingGate(per_client, total)
-        self.trusted_proxies = frozenset(str(ipaddress.ip_address(a)) for a in trusted_proxies)
+        self.trusted_proxies = proxy_networks(trusted_proxies)
 
 
 def build_server(registry, compute_type="int8", device="cpu", cpu_threads=0, endpointer=None, partial_window_s=30,

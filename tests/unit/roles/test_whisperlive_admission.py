@@ -76,13 +76,23 @@ def test_language_must_suit_the_served_model():
 
 
 def test_forwarded_for_counts_only_from_a_trusted_proxy():
-    trusted = frozenset({"127.0.0.1"})
+    trusted = L.proxy_networks(["127.0.0.1"])
     assert L.client_address("127.0.0.1", "198.51.100.7", trusted) == "198.51.100.7"
     # Caddy appends the client it saw: the last entry is the one the edge vouches for.
     assert L.client_address("127.0.0.1", "10.9.9.9, 198.51.100.7", trusted) == "198.51.100.7"
     assert L.client_address("192.0.2.50", "198.51.100.7", trusted) == "192.0.2.50"
     assert L.client_address("127.0.0.1", "not-an-ip", trusted) == "127.0.0.1"
     assert L.client_address("127.0.0.1", None, trusted) == "127.0.0.1"
+    assert L.client_address("not-an-address", "198.51.100.7", trusted) == "not-an-address"
+
+
+def test_a_trusted_network_covers_every_edge_in_it():
+    """On AWS the edge's private address is not known before it runs: its VPC's ranges are trusted."""
+    private = L.proxy_networks(["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fd00::/8"])
+    assert L.client_address("172.31.7.9", "203.0.113.5", private) == "203.0.113.5"
+    assert L.client_address("fd12::5", "203.0.113.5", private) == "203.0.113.5"
+    assert L.client_address("198.51.100.1", "203.0.113.5", private) == "198.51.100.1"
+    assert L.client_address("172.32.0.1", "203.0.113.5", private) == "172.32.0.1"
 
 
 def test_pending_gate_bounds_per_client_and_in_total():
@@ -102,8 +112,14 @@ def test_config_checks_the_admission_settings(tmp_path):
     base = {"host": "127.0.0.1", "models": ["m=%s" % launcher_file.model_dir(tmp_path)]}
     conf = L.validate_config(base)
     assert (conf["options_timeout_s"], conf["max_pending_per_client"], conf["max_pending"]) == (10, 4, 64)
-    with pytest.raises(L.ConfigError, match="trusted_proxies: 'edge' is not an IP address"):
+    with pytest.raises(L.ConfigError, match=r"trusted_proxies: 'edge' is not an IP address or network \(CIDR\)"):
         L.validate_config(dict(base, trusted_proxies=["edge"]))
+    with pytest.raises(L.ConfigError, match="trusted_proxies: '10.0.0.0/33' is not"):
+        L.validate_config(dict(base, trusted_proxies=["10.0.0.0/33"]))
+    with pytest.raises(L.ConfigError, match="trusted_proxies: 7 is not"):
+        L.validate_config(dict(base, trusted_proxies=[7]))
+    assert L.validate_config(dict(base, trusted_proxies=["127.0.0.1", "10.0.0.0/8"]))["trusted_proxies"] == [
+        "127.0.0.1", "10.0.0.0/8"]
     with pytest.raises(L.ConfigError, match=r"options_timeout_s: 0 is not an integer in \[1, 300\]"):
         L.validate_config(dict(base, options_timeout_s=0))
 
