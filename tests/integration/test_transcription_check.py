@@ -25,11 +25,13 @@ MAX_WER = 0.35
 # way every time: measured 0.111 (2 of 18 words: "jump", "nog") for every
 # format from 16 kHz up, and 0.222 for 8 kHz audio (half the bandwidth: 4 of
 # 18), several runs each, also with both cores busy. 8 kHz audio is the
-# fragile one: when the first full-beam pass starts before the whole clip
-# has arrived (the server busy with other work), its words decode
-# differently, and 0.389 (7 of 18) was measured once that way. A format
-# read wrongly gives nonsense (WER near 1), far above either bound.
-PACE0_MAX_WER = {"int32-8k-mono": 0.40}
+# fragile one: the server's first pass starts once 0.3 s has arrived, so
+# where the clip is cut into segments depends on how fast the rest arrives,
+# and tiny.en hears 8 kHz speech differently at each cut: 0.389 (7 of 18)
+# and 0.444 (8 of 18: "while the weather came come and bright") were
+# measured in full suite runs. A format read wrongly (rate, width, channels)
+# gives nonsense, WER near 1, far above either bound.
+PACE0_MAX_WER = {"int32-8k-mono": 0.50}
 PACE0_MAX_WER_DEFAULT = 0.12
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
