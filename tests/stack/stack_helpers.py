@@ -8,6 +8,8 @@ import time
 import urllib.error
 import urllib.request
 
+from support.aws_moto import Run
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 WHISPERLIVE_UNIT = "whisperlive"
@@ -58,13 +60,17 @@ class Stack(object):
         fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
         return int(fields["VmRSS"].split()[0]), int(fields["Threads"].strip())
 
-    def ansible_playbook(self, *args, timeout=600):
+    def ansible_playbook(self, *args, timeout=600, json_output=False):
+        """Plain output (the tests read PLAY RECAP and "changed:" lines), or with
+        ``json_output`` the JSON callback's, read by support.aws_moto.Run."""
         command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
                    "-i", self.inventory] + list(args)
-        # Plain output: the tests read PLAY RECAP and "changed:" lines.
         env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
-        return subprocess.run(command, capture_output=True, text=True, timeout=timeout,
+        if json_output:
+            env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.builtin.json"
+        proc = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
                               cwd=REPO, env=env, check=False)
+        return Run(proc) if json_output else proc
 
 
 def wait_until(predicate, timeout, interval=0.25):

@@ -204,36 +204,24 @@ def test_tags_clients_redeploys_only_the_ui(stack):
     assert stack.unit_property(stack.edge, CADDY_UNIT, "ExecMainStartTimestampMonotonic") == started_before
 
 
-def recap_changed(run):
-    """{host: changed count} from a playbook run's PLAY RECAP."""
-    counts = {}
-    for line in run.stdout.splitlines():
-        if " : ok=" in line and "changed=" in line:
-            host = line.split(":", 1)[0].strip()
-            counts[host] = counts.get(host, 0) + int(line.split("changed=", 1)[1].split()[0])
-    return counts
-
-
 def test_check_mode_reports_drift_and_nothing_else(stack):
     """`site.yml --check` is drift detection: nothing on the converged stack; a package
     gone from the WhisperLive venv is reported (and check mode does not put it back)."""
     started = time.monotonic()
-    run = stack.ansible_playbook("site.yml", "--check", "--diff")
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
-    changed = recap_changed(run)
+    run = stack.ansible_playbook("site.yml", "--check", "--diff", json_output=True)
+    assert run.rc == 0, (run.messages(), run.stderr[-2000:])
+    changed = {host: stats["changed"] for host, stats in run.doc["stats"].items()}
     print("site.yml --check on the converged stack: %.1f s, changed %s" % (time.monotonic() - started, changed))
-    reported = [line for line in run.stdout.splitlines() if line.startswith("changed:") or "TASK [" in line]
-    assert changed and set(changed.values()) == {0}, reported[-40:]
+    assert changed and set(changed.values()) == {0}, run.changed_tasks()
     pip = ["/opt/whisperlive/venv/bin/python", "-m", "pip"]
     stack.host_exec(stack.gpu, *(pip + ["uninstall", "-y", "websockets"]))
     try:
-        run = stack.ansible_playbook("site.yml", "--check", "--diff", "--tags", "whisperlive", "--limit", stack.gpu)
-        assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
-        assert recap_changed(run).get(stack.gpu, 0) >= 1, run.stdout[-3000:]
-        task = "Install the server's dependencies into the venv]"
-        assert task in run.stdout, run.stdout[-3000:]
-        result = run.stdout.split(task, 1)[1].split("TASK [", 1)[0]
-        assert "changed: [%s]" % stack.gpu in result, result
+        run = stack.ansible_playbook("site.yml", "--check", "--diff", "--tags", "whisperlive", "--limit", stack.gpu,
+                                     json_output=True)
+        assert run.rc == 0, (run.messages(), run.stderr[-2000:])
+        assert run.changed(stack.gpu) >= 1, run.changed_tasks()
+        assert any(host == stack.gpu and name.endswith("Install the server's dependencies into the venv")
+                   for host, name in run.changed_tasks()), run.changed_tasks()
         assert stack.host_exec(stack.gpu, *(pip + ["show", "websockets"]), check=False).returncode != 0, \
             "check mode installed the package"
     finally:

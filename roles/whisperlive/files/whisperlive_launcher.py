@@ -126,10 +126,8 @@ def validate_config(config, check_files=True):
         raise ConfigError("trusted_proxies: expected a list of IP addresses or networks")
     for address in proxies:
         try:
-            if not isinstance(address, str):
-                raise TypeError(address)
             proxy_networks([address])
-        except (TypeError, ValueError):
+        except ValueError:
             raise ConfigError("trusted_proxies: %r is not an IP address or network (CIDR)" % (address,))
     if conf["metrics_port"] and conf["metrics_port"] == conf["port"]:
         raise ConfigError("metrics_port: must differ from port")
@@ -431,8 +429,17 @@ def _shown(value, limit=40):
 
 
 def proxy_networks(entries):
-    """Trusted proxies as networks: an address is its own /32 (or /128), a CIDR its network."""
-    return tuple(ipaddress.ip_network(entry, strict=False) for entry in entries)
+    """Trusted proxies as networks: an address is its own /32 (or /128), a CIDR its network.
+
+    Entries are text, as in the configuration: ``ip_network`` would also
+    take an integer (7 as 0.0.0.7/32), which no one means as a proxy.
+    """
+    networks = []
+    for entry in entries:
+        if not isinstance(entry, str):
+            raise ValueError("%r is not text" % (entry,))
+        networks.append(ipaddress.ip_network(entry, strict=False))
+    return tuple(networks)
 
 
 def client_address(peer, forwarded_for, trusted_proxies):
