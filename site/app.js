@@ -5,6 +5,7 @@
 const TARGET_RATE = 16000;
 const FRAME_SAMPLES = 1600;          // 100 ms per frame
 const MAX_PENDING_FRAMES = 50;       // audio kept while (re)connecting: 5 s
+const MAX_WAKE_PENDING_FRAMES = 1800; // and while a sleeping GPU server starts: 3 min, sent once it is up
 const BACKOFF_MIN_MS = 1000;
 const BACKOFF_MAX_MS = 30000;
 const FINAL_SILENCE_FRAMES = 25;   // 2.5 s of silence on Stop
@@ -57,8 +58,117 @@ function socketUrl(config, location) {
   return url;
 }
 
+// ---- GPU wake (no DOM; fetch, clock and callbacks come in through io) ----
+// An edge component may put the GPU server to sleep when idle: GET gpu/state
+// says how it is, POST gpu/wake starts it. Without that component gpu/state
+// is a 404 (or no JSON) and the page behaves as if none of this existed.
+const WAKE_POLL_MS = 1000;
+const HELD_POLL_MS = 10000;
+const WAKE_MIN_INTERVAL_MS = 10000;
+const REQUEST_TIMEOUT_MS = 5000;
+const WAITING_STATES = ['asleep', 'starting', 'stopping', 'held'];
+const HELD_TEXT = 'The transcription server was stopped by the operator (playbook 210); ' +
+  'it starts again with playbook 220.';
+
+// The next step for a gpu/state reading (null: no component): 'ready'
+// (connect), 'wake' (POST gpu/wake) or 'wait' (read the state again).
+function wakeStep(gpu, nowMs, nextWakeMs) {
+  if (!gpu || WAITING_STATES.indexOf(gpu.state) < 0) return 'ready';
+  return gpu.state === 'asleep' && nowMs >= nextWakeMs ? 'wake' : 'wait';
+}
+
+// What the page shows while it waits; retryS > 0 after a 429 from gpu/wake.
+function wakeView(gpu, retryS) {
+  const view = { kind: 'starting', state: 'Starting server', message: '', progress: null };
+  if (gpu.state === 'held') {
+    return Object.assign(view, { kind: 'held', state: 'Stopped by the operator', message: HELD_TEXT });
+  }
+  if (retryS > 0) {
+    view.message = 'Too many requests to start the transcription server; trying again in ' + retryS + ' s.';
+  } else if (gpu.state === 'stopping') {
+    view.message = 'The transcription server is going to sleep; it is started again as soon as it has stopped.';
+  } else {
+    const eta = Number(gpu.eta_s) || 0;
+    const elapsed = gpu.state === 'starting' ? Number(gpu.elapsed_s) || 0 : 0;
+    view.message = 'Starting the transcription server, about ' + Math.max(1, Math.ceil(eta - elapsed)) + ' s.';
+    view.progress = eta > 0 ? Math.min(0.99, elapsed / eta) : 0;
+  }
+  return view;
+}
+
+function retryAfterMs(response) {
+  const seconds = Number(response.headers.get('Retry-After'));
+  return seconds > 0 ? seconds * 1000 : WAKE_MIN_INTERVAL_MS;
+}
+
+// Follows gpu/state until the server is awake (or there is no component),
+// waking it when it sleeps. io: {fetch, now, setTimeout, onView(view|null), onReady()}.
+function createWaker(io) {
+  const w = { gpu: undefined, active: false, nextWake: 0, limited: false };
+
+  async function readJson(url, options) {
+    try {
+      const timeout = typeof AbortSignal !== 'undefined' && AbortSignal.timeout;
+      const response = await io.fetch(url, Object.assign({ cache: 'no-store' },
+        timeout ? { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) } : {}, options));
+      let body = null;
+      try { body = await response.json(); } catch (err) { /* not JSON */ }
+      return { response, body: body && typeof body === 'object' ? body : null };
+    } catch (err) {
+      return { response: null, body: null };
+    }
+  }
+
+  async function wake(now) {
+    w.nextWake = now + WAKE_MIN_INTERVAL_MS;
+    w.limited = false;
+    const { response, body } = await readJson('gpu/wake', {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}',
+    });
+    if (!response) return;
+    if (response.status === 429) {
+      w.limited = true;
+      w.nextWake = Math.max(w.nextWake, now + retryAfterMs(response));
+    } else if (response.status === 409) {
+      w.gpu = Object.assign({}, body, { state: 'held' });
+    } else if (response.ok && body) {
+      w.gpu = body;
+    }
+  }
+
+  async function step() {
+    const { response, body } = await readJson('gpu/state');
+    w.gpu = response && response.ok ? body : null;
+    const now = io.now();
+    if (wakeStep(w.gpu, now, w.nextWake) === 'wake') await wake(now);
+    if (w.gpu && w.gpu.state !== 'asleep') w.limited = false;
+    if (wakeStep(w.gpu, now, Infinity) === 'ready') {
+      w.active = false;
+      io.onView(null);
+      io.onReady();
+      return;
+    }
+    const retryS = w.limited ? Math.ceil((w.nextWake - io.now()) / 1000) : 0;
+    io.onView(wakeView(w.gpu, retryS));
+    io.setTimeout(step, w.gpu.state === 'held' ? HELD_POLL_MS : WAKE_POLL_MS);
+  }
+
+  return {
+    follow() {
+      if (w.active) return;
+      w.active = true;
+      step();
+    },
+    // True until the first answer, and while the server is not awake.
+    blocking: () => w.active || w.gpu === undefined,
+  };
+}
+
 if (typeof module !== 'undefined') {
-  module.exports = { createTranscript, applySegments, completedSegments, transcriptText, backoffDelay, socketUrl };
+  module.exports = {
+    createTranscript, applySegments, completedSegments, transcriptText, backoffDelay, socketUrl,
+    wakeStep, wakeView, createWaker, HELD_TEXT,
+  };
 }
 
 // ---- page ----------------------------------------------------------------
@@ -68,6 +178,7 @@ if (typeof document !== 'undefined') {
     model: $('model'), language: $('language'), start: $('start'), stop: $('stop'),
     state: $('state'), level: $('level'), format: $('format'), message: $('message'),
     transcript: $('transcript'), copy: $('copy'), download: $('download'), clear: $('clear'),
+    progress: $('wake-progress'),
   };
   let config = null;
   let transcript = createTranscript();
@@ -79,16 +190,56 @@ if (typeof document !== 'undefined') {
   let attempt = 0;
   let reconnectTimer = null;
   let audio = null;   // {context, stream, node, source}
+  let wakeShown = null;   // the waker's view on the page, if any
+  let gpuWaitSession = 0;   // the session the edge answered with WAIT gpu_starting
+  const waker = createWaker({
+    fetch: (url, options) => fetch(url, options),
+    now: () => Date.now(),
+    setTimeout: (fn, ms) => setTimeout(fn, ms),
+    onView: showWake,
+    onReady: () => { if (running && !ws && !reconnectTimer) connect(); },
+  });
 
   function setState(kind, text) {
     ui.state.className = 'state state-' + kind;
     ui.state.textContent = text;
   }
 
-  function showMessage(text, isError) {
+  // quiet: the text is not read out as it changes (the wake countdown).
+  function showMessage(text, isError, quiet) {
+    if (quiet) ui.message.setAttribute('aria-live', 'off');
+    else ui.message.removeAttribute('aria-live');
     ui.message.hidden = !text;
     ui.message.textContent = text || '';
     ui.message.classList.toggle('error', Boolean(isError));
+  }
+
+  // The GPU server's start, from the waker; null: awake (or no wake component).
+  // Live regions change only when the words do; the countdown changes each
+  // second, so it is not read out (#state says "Starting server" once).
+  // A microphone error stays until the next Start.
+  function showWake(view) {
+    const was = wakeShown;
+    const keep = ui.message.classList.contains('error');
+    wakeShown = view;
+    if (!view) {
+      if (!was) return;
+      showProgress(null);
+      if (!keep) showMessage('');
+      if (!running) setState('idle', 'Server ready');
+      return;
+    }
+    if (ui.state.textContent !== view.state) setState(view.kind, view.state);
+    if (!keep && (ui.message.hidden || ui.message.textContent !== view.message)) {
+      showMessage(view.message, false, view.kind !== 'held');
+    }
+    showProgress(view.progress);
+  }
+
+  function showProgress(value) {
+    if (!ui.progress) return;   // an index.html from before the wake component
+    ui.progress.hidden = value === null;
+    if (value !== null) ui.progress.value = value;
   }
 
   function render() {
@@ -169,7 +320,7 @@ if (typeof document !== 'undefined') {
       ws.send(pcm.buffer);
     } else if (running) {
       pending.push(pcm);
-      if (pending.length > MAX_PENDING_FRAMES) pending.shift();
+      if (pending.length > (waker.blocking() ? MAX_WAKE_PENDING_FRAMES : MAX_PENDING_FRAMES)) pending.shift();
     }
   }
 
@@ -215,6 +366,11 @@ if (typeof document !== 'undefined') {
       const queued = pending;
       pending = [];
       queued.forEach((pcm) => sendFrame(pcm));
+    } else if (msg.status === 'WAIT' && msg.reason === 'gpu_starting') {
+      // The GPU server sleeps: wake it, and connect again once it is up.
+      gpuWaitSession = mySession;
+      setState('starting', 'Starting server');
+      waker.follow();
     } else if (msg.status === 'WAIT') {
       const minutes = Math.max(0, Math.round(Number(msg.message) || 0));
       setState('wait', 'Server busy');
@@ -245,6 +401,11 @@ if (typeof document !== 'undefined') {
       setState('idle', 'Stopped');
       return;
     }
+    if (waker.blocking()) return;   // the waker connects once the server is up
+    if (gpuWaitSession === mySession) {   // it was up again before this close
+      reconnectTimer = setTimeout(connect, BACKOFF_MIN_MS);
+      return;
+    }
     const delay = backoffDelay(attempt);
     attempt += 1;
     if (ui.state.className.indexOf('state-error') < 0 && ui.state.className.indexOf('state-wait') < 0) {
@@ -261,12 +422,15 @@ if (typeof document !== 'undefined') {
   async function start() {
     ui.start.disabled = true;
     showMessage('');
+    if (wakeShown) showWake(wakeShown);
     try {
       running = true;
       attempt = 0;
       pending = [];
       await startAudio();
-      connect();
+      // While the GPU server starts, frames wait in `pending`; the waker connects.
+      if (!waker.blocking()) connect();
+      else if (!wakeShown) setState('connecting', 'Connecting…');
       ui.stop.disabled = false;
     } catch (err) {
       running = false;
@@ -328,7 +492,7 @@ if (typeof document !== 'undefined') {
   });
   ui.clear.addEventListener('click', () => { transcript = createTranscript(); render(); });
 
-  loadConfig().catch((err) => {
+  loadConfig().then(() => waker.follow(), (err) => {
     showMessage('Could not load config.json: ' + err.message, true);
     ui.start.disabled = true;
   });

@@ -98,7 +98,11 @@ def speak_into_page(page_url, https_port, wav, expected_text, max_wer, screensho
             started = time.monotonic()
             page.click("#start")
             wer = None
+            messages = []   # what #message said while waiting, in order, each once
             while True:
+                message = page.inner_text("#message") if page.is_visible("#message") else ""
+                if message and (not messages or messages[-1] != message):
+                    messages.append(message)
                 completed, partial = _page_transcript(page)
                 if completed and not partial:
                     wer = word_error_rate(expected_text, " ".join(completed))
@@ -123,6 +127,7 @@ def speak_into_page(page_url, https_port, wav, expected_text, max_wer, screensho
                 "color": page.eval_on_selector(".segment.completed", "(el) => getComputedStyle(el).color"),
                 "format": page.inner_text("#format"),
                 "state": page.inner_text("#state"),
+                "messages": messages,
             }
             if screenshot:
                 os.makedirs(os.path.dirname(screenshot), exist_ok=True)
