@@ -24,6 +24,7 @@ import threading
 import time
 import types
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 
@@ -74,6 +75,7 @@ def twin(tmp_path_factory):
         net.start()
         try:
             eip = net.allocate_eip(net.public_address(10))
+            moto_port = int(moto_url.rsplit(":", 1)[1])
             runtime = {
                 "aws_edge_eip": eip["PublicIp"],
                 "aws_ssh_public_key_path": str(work / "id_ed25519.pub"),
@@ -84,6 +86,10 @@ def twin(tmp_path_factory):
                 "security_groups_client_cidrs": ["%s/32" % net.control_address],
                 "realtime_asr_artifacts_dir": str(work / "artifacts"),
                 "whisperlive_pip_find_links": ["/opt/control-node%s" % wheels],
+                # The edge's GPU sleep daemon calls moto (through a relay on the control node's
+                # twin address) with dummy credentials: no instance metadata service here.
+                "gpu_sleep_aws_endpoint_url": "http://%s:%d" % (net.control_address, net.relay(moto_port)),
+                "gpu_sleep_aws_environment": {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"},
             }
             (work / "runtime.json").write_text(json.dumps(runtime))
             env = aws_moto.aws_env(moto_url, work, name)
@@ -96,7 +102,7 @@ def twin(tmp_path_factory):
                 return result
 
             yield types.SimpleNamespace(
-                name=name, ec2=ec2, net=net, eip=eip, run=run, work=work, figures=figures,
+                name=name, ec2=ec2, net=net, eip=eip, run=run, work=work, figures=figures, moto_url=moto_url,
                 known_hosts=work / "known_hosts")
         finally:
             net.close()
@@ -112,7 +118,8 @@ def write_figures(figures):
         lines.append("  %-40s %-28s %6.1f s" % (path, args, seconds))
     total = sum(s for _p, _a, s in figures.get("runs", []))
     lines.append("wall time of the AWS playbook runs: %.0f s" % total)
-    for key in ("transcript", "wer", "url", "rerun_changed", "egress_source", "server_ready"):
+    for key in ("transcript", "wer", "url", "rerun_changed", "egress_source", "server_ready", "idle_stop",
+                "page_to_green", "wake_page_said"):
         if key in figures:
             lines.append("%s: %s" % (key, figures[key]))
     text = "\n".join(lines)
@@ -276,7 +283,7 @@ def test_stop_status_start(twin):
     gpu = instances(twin, "gpu")[0]
     assert wait_status(twin, "/healthz/upstream", 200)[0] == 200
     stop = twin.run("playbooks/210_gpu_stop.yml")
-    assert stop.changed() == 1
+    assert stop.changed() == 2  # the hold tag, then the stop
     twin.net.wait_synced()
     assert instances(twin, "gpu")[0]["State"]["Name"] == "stopped"
     running = subprocess.run(["docker", "inspect", "-f", "{{.State.Running}}", twin.net.container(gpu["InstanceId"])],
@@ -296,7 +303,7 @@ def test_stop_status_start(twin):
     assert "OPEN TO THE INTERNET" not in text
 
     start = twin.run("playbooks/220_gpu_start.yml")
-    assert start.changed("localhost") == 1
+    assert start.changed("localhost") == 2  # the hold tag removed, then the start
     after = instances(twin, "gpu")[0]
     assert after["State"]["Name"] == "running"
     assert after["PrivateIpAddress"] == gpu["PrivateIpAddress"]
@@ -310,6 +317,123 @@ def test_a_second_site_run_changes_nothing(twin):
     changed = run.changed_tasks()
     twin.figures["rerun_changed"] = len(changed)
     assert changed == [], changed
+
+
+# --- GPU sleep --------------------------------------------------------------------
+
+IDLE_MINUTES = 0.25  # the test's idle time (15 s); the inventory's is 30 min
+
+
+def gpu_sleep_state(twin):
+    status, body = https_status(twin, "/gpu/state")
+    assert status == 200, (status, body)
+    return json.loads(body)
+
+
+def post_wake(twin):
+    request = urllib.request.Request("https://%s/gpu/wake" % twin.eip["PublicIp"], data=b"{}", method="POST",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, context=ssl.create_default_context(cafile=ca_file(twin)), timeout=15) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def wait_for(predicate, timeout, interval=1.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False
+
+
+def sleep_log(twin):
+    edge = instances(twin, "edge")[0]["InstanceId"]
+    return twin.net.exec(edge, "journalctl", "-u", "rasr-gpu-sleep", "--no-pager", "-o", "cat", check=False).stdout
+
+
+def test_the_edge_may_only_stop_and_start_this_stacks_gpu_workers(twin):
+    """The instance profile attached to the edge is gpu_sleep's, with the policy whose document
+    tests/unit/roles/test_gpu_sleep_policy.py checks (moto enforces neither its conditions nor its ARNs)."""
+    edge = instances(twin, "edge")[0]
+    role = "%s-edge-gpu-sleep" % twin.name
+    assert edge["IamInstanceProfile"]["Arn"].endswith(":instance-profile/" + role), edge.get("IamInstanceProfile")
+    iam = boto3.client("iam", region_name=REGION, endpoint_url=twin.moto_url,
+                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    assert [r["RoleName"] for r in iam.get_instance_profile(InstanceProfileName=role)["InstanceProfile"]["Roles"]] == [role]
+    assert iam.list_role_policies(RoleName=role)["PolicyNames"] == [role]
+    assert iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"] == []
+    document = iam.get_role_policy(RoleName=role, PolicyName=role)["PolicyDocument"]
+    if isinstance(document, str):
+        document = json.loads(urllib.parse.unquote(document))
+    actions = sorted(a for st in document["Statement"] for a in (st["Action"] if isinstance(st["Action"], list) else [st["Action"]]))
+    assert actions == ["ec2:DescribeInstanceStatus", "ec2:DescribeInstances", "ec2:StartInstances", "ec2:StopInstances"]
+    for statement in document["Statement"]:
+        if statement["Action"] in ("ec2:StopInstances", "ec2:StartInstances", ["ec2:StopInstances"], ["ec2:StartInstances"]):
+            tags = statement["Condition"]["StringEquals"]
+            assert tags["ec2:ResourceTag/Stack"] == twin.name and tags["ec2:ResourceTag/Role"] == "gpu"
+
+
+def test_the_gpu_sleeps_when_idle_and_the_page_wakes_it(twin, tmp_path):
+    from websockets.sync.client import connect
+    sys.path.insert(0, os.path.join(REPO, "tests"))
+    from support import clients, speech
+    gpu = instances(twin, "gpu")[0]["InstanceId"]
+    twin.run("playbooks/240_gpu_sleep.yml", extra={"gpu_sleep_idle_minutes": IDLE_MINUTES, "gpu_sleep_poll_s": 1})
+    restored = False
+    try:
+        assert wait_for(lambda: gpu_sleep_state(twin)["state"] == "awake", 30), gpu_sleep_state(twin)
+        # A stream open at the deadline keeps the GPU up.
+        tls = ssl.create_default_context(cafile=ca_file(twin))
+        with connect("wss://%s/ws" % twin.eip["PublicIp"], ssl=tls, open_timeout=20) as ws:
+            ws.send(json.dumps({"uid": "twin-keep-up", "language": "en", "task": "transcribe", "model": "tiny.en"}))
+            while "SERVER_READY" not in ws.recv(timeout=60):
+                pass
+            opened = time.monotonic()
+            while time.monotonic() - opened < IDLE_MINUTES * 60 + 10:
+                ws.send(bytes(6400))
+                time.sleep(0.1)
+            during = gpu_sleep_state(twin)
+        assert during["state"] == "awake" and during["streams"] >= 1, during
+        assert instances(twin, "gpu")[0]["State"]["Name"] == "running"
+        # No stream: the edge stops the worker (moto's state; the twin stops its host).
+        closed = time.monotonic()
+        assert wait_for(lambda: instances(twin, "gpu")[0]["State"]["Name"] == "stopped", IDLE_MINUTES * 60 + 40), \
+            sleep_log(twin)[-2000:]
+        twin.figures["idle_stop"] = "%.1f s after the last stream closed (idle %s min)" % (
+            time.monotonic() - closed, IDLE_MINUTES)
+        assert "stopped %s: no stream for" % gpu in sleep_log(twin)
+        twin.net.wait_synced()
+        assert twin.net.containers() and wait_for(lambda: gpu_sleep_state(twin)["state"] == "asleep", 20)
+        # The page, opened now, starts it, says so, and ends with the green sentence.
+        wav = speech.make_speech_wav(str(tmp_path / "mic.wav"), rate=16000, encoding="int16", trailing_silence=4.0)
+        seen = clients.speak_into_page("https://%s/" % twin.eip["PublicIp"], 443, wav, speech.SENTENCE, speech.MAX_WER,
+                                       timeout_s=240, host=twin.eip["PublicIp"])
+        twin.figures["page_to_green"] = "%.1f s, wer %.2f" % (seen["seconds_to_words"], seen["wer"])
+        twin.figures["wake_page_said"] = seen["messages"][:2]
+        assert any(m.startswith("Starting the transcription server, about ") for m in seen["messages"]), seen["messages"]
+        assert "started %s: the page asked" % gpu in sleep_log(twin)
+        assert instances(twin, "gpu")[0]["State"]["Name"] == "running"
+        # Held by 210: no wake until 220.
+        twin.run("playbooks/210_gpu_stop.yml")
+        assert wait_for(lambda: gpu_sleep_state(twin)["state"] == "held", 20), gpu_sleep_state(twin)
+        status, answer = post_wake(twin)
+        assert status == 409 and "playbook 220" in answer["message"], (status, answer)
+        time.sleep(3)
+        assert instances(twin, "gpu")[0]["State"]["Name"] == "stopped"
+        report = twin.run("playbooks/230_status.yml")
+        text = "\n".join(report.results("Show the stack")[0]["msg"])
+        assert "GPU sleep: held since" in text and "saved $" in text, text
+        # The inventory's idle time again (before 220), so the tests after this one find the GPU up.
+        twin.run("playbooks/240_gpu_sleep.yml")
+        restored = True
+        twin.run("playbooks/220_gpu_start.yml")
+        assert wait_for(lambda: gpu_sleep_state(twin)["state"] == "awake", 60), gpu_sleep_state(twin)
+    finally:
+        if not restored:
+            twin.run("playbooks/240_gpu_sleep.yml")
 
 
 # --- Two workers -----------------------------------------------------------------

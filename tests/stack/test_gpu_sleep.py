@@ -38,8 +38,13 @@ def wait_awake(stack, timeout=90):
     return wait_until(lambda: gpu_state(stack)["state"] == "awake", timeout, interval=0.5)
 
 
+STARTED = {}
+
+
 def daemon_log(stack):
-    return stack.host_exec(stack.edge, "journalctl", "-u", SLEEP_UNIT, "--no-pager", "-o", "cat").stdout
+    """The daemon's log since this module turned it on (the journal keeps earlier runs')."""
+    return stack.host_exec(stack.edge, "journalctl", "-u", SLEEP_UNIT, "--since", "@%d" % STARTED["epoch"],
+                           "--no-pager", "-o", "cat").stdout
 
 
 def tls(stack):
@@ -52,6 +57,7 @@ def options(uid):
 
 @pytest.fixture(scope="module")
 def sleepy(stack):
+    STARTED["epoch"] = int(time.time()) - 1
     run = stack.ansible_playbook("site.yml", "--tags", "edge,gpu_sleep", "-e", "gpu_sleep_enabled=true",
                                  "-e", "gpu_sleep_idle_minutes=%s" % IDLE_MINUTES, "-e", "gpu_sleep_poll_s=0.5",
                                  "-e", "gpu_sleep_wake_estimate_s=8")

@@ -34,6 +34,7 @@ import hashlib
 import ipaddress
 import json
 import os
+import socket
 import subprocess
 import threading
 import time
@@ -51,10 +52,12 @@ FROM {base}
 # What Debian 12's official AMI has and the local hosts' image lacks: sshd
 # (host keys made at each first boot, not baked in), nftables, the `admin`
 # login user with passwordless sudo (cloud-init's default user), and fresh
-# package lists (the hosts have no way to the internet here).
+# package lists (the hosts have no way to the internet here). python3-boto3
+# is what the edge's GPU sleep daemon installs from Debian's registry, which
+# a real AMI reaches and the twin's hosts do not.
 RUN apt-get update -qq \\
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \\
-      openssh-server nftables python3-packaging >/dev/null \\
+      openssh-server nftables python3-packaging python3-boto3 >/dev/null \\
  && rm -f /etc/ssh/ssh_host_* \\
  && useradd -m -s /bin/bash -G sudo {user} \\
  && echo '{user} ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/90-cloud-init-users \\
@@ -166,6 +169,7 @@ class Twin:
         self._state_digest = None
         self._rules = []
         self._redirects = {}
+        self._relays = []
         self.ruleset = ""
 
     # -- lifecycle -----------------------------------------------------
@@ -183,8 +187,57 @@ class Twin:
         self._thread = threading.Thread(target=self._loop, name="aws-twin", daemon=True)
         self._thread.start()
 
+    def relay(self, to_port):
+        """A port on the control node's twin address that relays to 127.0.0.1:`to_port`.
+
+        For moto_server (on loopback) as the edge's GPU sleep daemon calls it:
+        the twin's hosts reach the control node only at its twin address.
+        Returns the port; the relay ends with the twin.
+        """
+        listener = socket.create_server((self.control_address, 0))
+        listener.settimeout(0.5)
+        self._relays.append(listener)
+
+        def pump(source, sink):
+            try:
+                while True:
+                    data = source.recv(65536)
+                    if not data:
+                        break
+                    sink.sendall(data)
+            except OSError:
+                pass
+            finally:
+                for sock in (source, sink):
+                    try:
+                        sock.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+
+        def serve():
+            while not self._stop.is_set():
+                try:
+                    client, _address = listener.accept()
+                except socket.timeout:
+                    continue
+                except OSError:
+                    return
+                try:
+                    upstream = socket.create_connection(("127.0.0.1", to_port), timeout=5)
+                except OSError:
+                    client.close()
+                    continue
+                upstream.settimeout(None)
+                for a, b in ((client, upstream), (upstream, client)):
+                    threading.Thread(target=pump, args=(a, b), daemon=True).start()
+
+        threading.Thread(target=serve, name="aws-twin-relay", daemon=True).start()
+        return listener.getsockname()[1]
+
     def close(self):
         self._stop.set()
+        for listener in self._relays:
+            listener.close()
         if self._thread:
             self._thread.join(timeout=30)
         for cid in self.containers():

@@ -44,16 +44,16 @@ def spki_pin(port, host="127.0.0.1", server_name="localhost"):
     return base64.b64encode(hashlib.sha256(key).digest()).decode()
 
 
-def launch_chromium(pw, wav, https_port):
+def launch_chromium(pw, wav, https_port, host="127.0.0.1"):
     """Headless Debian Chromium with a fake microphone playing ``wav`` once,
-    trusting the edge on ``https_port`` by its key's SPKI pin."""
+    trusting the edge at ``host``:``https_port`` by its key's SPKI pin."""
     return pw.chromium.launch(
         executable_path=CHROMIUM, headless=True,
         args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
               "--disable-component-update", "--disable-sync",
               "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
               "--use-file-for-fake-audio-capture=%s%%noloop" % wav,
-              "--ignore-certificate-errors-spki-list=" + spki_pin(https_port)])
+              "--ignore-certificate-errors-spki-list=" + spki_pin(https_port, host=host)])
 
 
 def _page_transcript(page):
@@ -63,7 +63,7 @@ def _page_transcript(page):
 
 
 def speak_into_page(page_url, https_port, wav, expected_text, max_wer, screenshot=None, force_48k=False,
-                    timeout_s=60):
+                    timeout_s=60, host="127.0.0.1"):
     """Speak ``wav`` into the page at ``page_url``; return what was seen and sent.
 
     Waits until every segment on the page is completed (green, none grey
@@ -74,7 +74,7 @@ def speak_into_page(page_url, https_port, wav, expected_text, max_wer, screensho
     from ansible_collections.realtime_asr.whisperlive.plugins.module_utils.wer import word_error_rate
     sent_binary, sent_text, received = [], [], []
     with sync_playwright() as pw:
-        browser = launch_chromium(pw, wav, https_port)
+        browser = launch_chromium(pw, wav, https_port, host=host)
         try:
             page = browser.new_page(viewport={"width": 1100, "height": 720})
             if force_48k:

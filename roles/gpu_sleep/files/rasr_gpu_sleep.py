@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """rasr-gpu-sleep: the GPU workers sleep while nobody streams and wake when the page asks.
 
 Runs on the edge beside Caddy, as a hardened systemd unit (role gpu_sleep).
@@ -389,8 +388,8 @@ class Controller:
     def _enter(self, state, now):
         if state == self.state:
             return
-        LOG.info("GPU %s -> %s (%s)", self.state, state, ", ".join("%s %s%s" % (w.name, w.state, " held" if w.held else "")
-                                                              for w in self.workers))
+        workers = ", ".join("%s %s%s" % (w.name, w.state, " held" if w.held else "") for w in self.workers)
+        LOG.info("GPU %s -> %s (%s)", self.state, state, workers)
         if state in ("asleep", "held"):
             self.ledger.fall_asleep()
         elif state in ("starting", "awake"):
@@ -420,7 +419,7 @@ class Controller:
         idle_min = (now - self.last_activity) / 60.0
         try:
             self.backend.stop(names)
-        except Exception as err:  # noqa: BLE001 - logged, retried at the next poll
+        except Exception as err:  # noqa: BLE001 (logged, retried at the next poll)
             LOG.error("idle stop of %s failed: %s", ", ".join(names), err)
             return
         LOG.info("stopped %s: no stream for %.1f min (idle_minutes %s)", ", ".join(names), idle_min, self.cfg["idle_minutes"])
@@ -458,7 +457,7 @@ class Controller:
                 return 429, answer
             try:
                 self._start(now, reason)
-            except Exception as err:  # noqa: BLE001 - the caller gets a 502 that says why
+            except Exception as err:  # noqa: BLE001 (the caller is told why)
                 LOG.error("start failed (%s): %s", reason, err)
                 answer = self.snapshot()
                 answer["message"] = "Starting the transcription server failed: %s" % err
@@ -599,7 +598,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             uid = options["uid"]
         except (OSError, EOFError, ValueError) as err:
             LOG.info("WebSocket from %s sent no usable options (%s): not a wake", self.client(), err)
-            self.wfile.write(frame(0x8, struct.pack("!H", 1008) + b"send the options first"))
+            self._close(1008, b"send the options first")
             return
         status, answer = self.controller.wake("a WebSocket client connected, from %s" % self.client())
         if status in (200, 202):
@@ -609,8 +608,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
             message = {"uid": uid, "status": "ERROR", "message": answer["message"],
                        "reason": "gpu_held" if status == 409 else "gpu_unavailable"}
         self.wfile.write(frame(0x1, json.dumps(message).encode()))
-        self.wfile.write(frame(0x8, struct.pack("!H", 1013) + b"GPU starting"))
+        self._close(1013, b"GPU starting")
+
+    def _close(self, code, reason):
+        """Send a close frame and wait (briefly) for the client's: the closing handshake."""
+        self.wfile.write(frame(0x8, struct.pack("!H", code) + reason))
         self.wfile.flush()
+        try:
+            self.connection.settimeout(2)
+            for _frame in range(8):
+                if read_frame(self.rfile)[0] == 0x8:
+                    break
+        except (OSError, EOFError, ValueError):
+            pass
 
 
 class UnixHTTPServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
@@ -669,7 +679,7 @@ def main(argv=None):
         while True:
             try:
                 controller.tick()
-            except Exception as err:  # noqa: BLE001 - a failed poll must not end the daemon
+            except Exception as err:  # noqa: BLE001 (a failed poll must not end the daemon)
                 LOG.error("poll failed: %s", err)
             time.sleep(cfg["poll_s"])
     finally:

@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """rasr-power: the forced command of the edge's key on a GPU worker (gpu_sleep's ssh backend).
 
 The edge's rasr-gpu-sleep may ask three things over SSH, nothing else:

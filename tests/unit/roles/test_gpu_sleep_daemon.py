@@ -4,8 +4,6 @@ import importlib.util
 import json
 import os
 import struct
-import threading
-import time
 
 import boto3
 import pytest

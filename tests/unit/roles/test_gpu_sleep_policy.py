@@ -419,8 +419,8 @@ def test_moto_catches_a_widened_action(aws, rendered):
 def test_moto_5_2_5_evaluates_neither_instance_arns_nor_tag_conditions(aws, rendered):
     """Evidence for the module's doc, not a property of the policy: if this fails, moto learnt to
     evaluate them; then assert the denials below in the tests above instead."""
-    as_written, _ = aws.edge_clients(doc(rendered), rendered["trust"])
-    view, _ = aws.edge_clients(moto_view(doc(rendered)), rendered["trust"])
+    as_written, _trust = aws.edge_clients(doc(rendered), rendered["trust"])
+    view, _trust_view = aws.edge_clients(moto_view(doc(rendered)), rendered["trust"])
     with enable_iam_authentication():
         # The stack's own worker, allowed on AWS: refused, the instance ARN never matches "*".
         assert refused(as_written.stop_instances, InstanceIds=[aws.ids["gpu"]])
