@@ -99,11 +99,14 @@ def speak_into_page(page_url, https_port, wav, expected_text, max_wer, screensho
             page.click("#start")
             wer = None
             messages = []   # what #message said while waiting, in order, each once
+            first_green = None
             while True:
                 message = page.inner_text("#message") if page.is_visible("#message") else ""
                 if message and (not messages or messages[-1] != message):
                     messages.append(message)
                 completed, partial = _page_transcript(page)
+                if completed and first_green is None:
+                    first_green = time.monotonic() - started
                 if completed and not partial:
                     wer = word_error_rate(expected_text, " ".join(completed))
                     if wer <= max_wer:
@@ -122,6 +125,7 @@ def speak_into_page(page_url, https_port, wav, expected_text, max_wer, screensho
             seen = {
                 "model": model,
                 "seconds_to_words": seconds,
+                "seconds_to_first_green": first_green,
                 "wer": wer,
                 "completed": completed,
                 "color": page.eval_on_selector(".segment.completed", "(el) => getComputedStyle(el).color"),

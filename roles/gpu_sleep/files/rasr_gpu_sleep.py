@@ -17,7 +17,8 @@ backend: the edge needs no virtualenv.
   the hold file locally) is never started: 220 releases it.
 - GET /gpu/state tells the page and playbook 230 where things stand: the
   state, since when, the expected start time, the sleep and the money saved
-  today at hourly_price per worker.
+  today: each worker at its instance type's price (prices: the collection's
+  table for the region), or hourly_price where there is none.
 
 Backends: `aws` stops and starts the stack's EC2 workers (found by the tags
 Project, Stack and Role=gpu) with the edge's instance profile; `ssh` stops
@@ -73,6 +74,9 @@ def validate_config(cfg):
     backend = _require(cfg, "backend", (str,))
     if backend not in BACKENDS:
         raise ConfigError("config: 'backend' must be one of %s, got %r" % (", ".join(BACKENDS), backend))
+    prices = cfg.setdefault("prices", {})
+    if not isinstance(prices, dict) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in prices.values()):
+        raise ConfigError("config: 'prices' must map instance types to USD per hour, got %r" % (prices,))
     for key in ("idle_minutes", "poll_s", "wake_estimate_s", "hourly_price"):
         value = _require(cfg, key, (int, float))
         if value < 0 or (value == 0 and key != "hourly_price"):
@@ -116,12 +120,15 @@ def validate_config(cfg):
 
 
 class Worker:
-    """One GPU worker as the backend sees it: running, pending, stopping, stopped or unknown."""
+    """One GPU worker as the backend sees it: running, pending, stopping, stopped or unknown.
 
-    __slots__ = ("name", "state", "held")
+    ``kind`` is its instance type where the backend knows one (aws).
+    """
 
-    def __init__(self, name, state, held=False):
-        self.name, self.state, self.held = name, state, held
+    __slots__ = ("name", "state", "held", "kind")
+
+    def __init__(self, name, state, held=False, kind=""):
+        self.name, self.state, self.held, self.kind = name, state, held, kind
 
     def __repr__(self):
         return "Worker(%r, %r, held=%r)" % (self.name, self.state, self.held)
@@ -222,7 +229,7 @@ class AwsWorkers:
                     tags = {t["Key"]: t["Value"] for t in inst.get("Tags", [])}
                     state = inst["State"]["Name"]
                     workers.append(Worker(inst["InstanceId"], state if state in self.LIVE else "unknown",
-                                          self.hold_tag in tags))
+                                          self.hold_tag in tags, inst.get("InstanceType", "")))
         return sorted(workers, key=lambda w: w.name)
 
     def stop(self, names):
@@ -474,7 +481,7 @@ class Controller:
             now = self.clock()
             elapsed = (now - self.start_began) if self.start_began is not None and self.state == "starting" else 0.0
             slept = self.ledger.slept_today()
-            workers = len(self.workers) or 1
+            hourly = sum(self.cfg["prices"].get(w.kind, self.cfg["hourly_price"]) for w in self.workers)
             messages = {
                 "awake": "The transcription server is up.",
                 "starting": "Starting the transcription server, about %d s." % max(1, round(self.eta_s() - elapsed)),
@@ -494,10 +501,10 @@ class Controller:
                 "idle_minutes": self.cfg["idle_minutes"],
                 "idle_s": round(now - self.last_activity, 1),
                 "streams": self.streams,
-                "workers": [{"name": w.name, "state": w.state, "held": w.held} for w in self.workers],
+                "workers": [{"name": w.name, "state": w.state, "held": w.held, "type": w.kind} for w in self.workers],
                 "slept_today_s": round(slept, 1),
-                "saved_today": round(slept / 3600.0 * self.cfg["hourly_price"] * workers, 4),
-                "hourly_price": self.cfg["hourly_price"],
+                "saved_today": round(slept / 3600.0 * hourly, 4),
+                "gpu_hourly_usd": round(hourly, 4),
             }
 
 

@@ -63,7 +63,7 @@ class FakeWorkers:
         self.calls = []
 
     def describe(self):
-        return [gs.Worker(w.name, w.state, w.held) for w in self.workers]
+        return [gs.Worker(w.name, w.state, w.held, w.kind) for w in self.workers]
 
     def stop(self, names):
         self.calls.append(("stop", list(names)))
@@ -100,6 +100,7 @@ def advance(clocks, seconds):
     ({"wake_max_per_hour": 0}, "'wake_max_per_hour' must be at least 1"),
     ({"state_file": "state.json"}, "'state_file' must be an absolute path"),
     ({"upstreams": ["unix//run/x.sock"]}, "'upstreams' must list GPU upstreams"),
+    ({"prices": {"g4dn.xlarge": "0.5"}}, "'prices' must map instance types to USD per hour"),
     ({"ssh": {"user": "u", "key": "/k", "known_hosts": "/kh", "timeout_s": 5, "hosts": []}}, "'hosts' must name at least one"),
     ({"ssh": {"user": "u", "key": "/k", "known_hosts": "/kh", "timeout_s": 5, "hosts": [{"name": "g", "address": "a"}]}},
      "missing key 'port'"),
@@ -147,6 +148,17 @@ def test_no_stream_for_idle_minutes_stops_the_workers_once(tmp_path):
     assert workers.calls == [("stop", ["gpu1"])]
     assert ctl.snapshot()["slept_today_s"] == pytest.approx(600, abs=1)
     assert ctl.snapshot()["saved_today"] == pytest.approx(600 / 3600 * 0.5, abs=0.001)
+
+
+def test_sleep_is_priced_by_instance_type(tmp_path):
+    ctl, clock, wall, caddy, workers = controller(tmp_path, state="stopped", prices={"g4dn.xlarge": 0.526})
+    workers.workers = [gs.Worker("i-1", "stopped", kind="g4dn.xlarge"), gs.Worker("i-2", "stopped", kind="x9.huge")]
+    ctl.tick()
+    advance((clock, wall), 3600)
+    state = ctl.snapshot()
+    assert state["gpu_hourly_usd"] == pytest.approx(0.526 + 0.5), "a type without a price counts hourly_price"
+    assert state["saved_today"] == pytest.approx(1.026, abs=0.001)
+    assert [w["type"] for w in state["workers"]] == ["g4dn.xlarge", "x9.huge"]
 
 
 def test_an_open_stream_at_the_deadline_keeps_the_workers_up(tmp_path):

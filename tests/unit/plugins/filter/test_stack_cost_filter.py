@@ -16,3 +16,12 @@ def test_filter_prices_with_the_collection_table():
 def test_filter_reports_bad_input():
     with pytest.raises(AnsibleFilterError, match="stack_cost"):
         FilterModule().filters()["stack_cost"]([{"instance_id": "i-1"}], [], "us-east-1")
+
+
+def test_instance_prices_are_the_tables_for_the_region():
+    prices = FilterModule().filters()["instance_prices"]
+    assert prices("eu-central-1")["g4dn.xlarge"] == 0.658
+    assert prices("us-east-1")["g4dn.xlarge"] == 0.526
+    assert prices("ap-south-9") == {}, "a region the table lacks is not priced with another's figures"
+    with pytest.raises(AnsibleFilterError, match="instance_prices: the region must be a string"):
+        prices(["us-east-1"])
