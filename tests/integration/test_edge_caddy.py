@@ -203,8 +203,8 @@ def test_reload_keeps_a_live_stream(make_edge, upstream):
 @pytest.mark.parametrize("overrides, message", [
     ({"edge_caddy_upstreams": ["10.0.1.5"]}, "needs an explicit port"),
     ({"edge_caddy_upstreams": ["10.0.1.5:99999"]}, "is not host:port"),
-    ({"edge_caddy_allowed_cidrs": ["10.0.0.0/33"]}, "invalid CIDR"),
-    ({"edge_caddy_allowed_cidrs": ["10.0.0.1/8"]}, "invalid CIDR"),
+    ({"edge_caddy_allowed_cidrs": ["10.0.0.0/33"]}, "'10.0.0.0/33' is not a valid CIDR"),
+    ({"edge_caddy_allowed_cidrs": ["10.0.0.1/8"]}, "'10.0.0.1/8' is not a valid CIDR"),
     ({"edge_caddy_tls_mode": "custom", "edge_caddy_tls_cert_src": "/nonexistent/cert.pem",
       "edge_caddy_tls_key_src": "/nonexistent/key.pem"}, "does not exist on the control node"),
     ({"edge_caddy_tls_mode": "acme", "edge_caddy_server_name": "10.1.2.3"}, "acme needs a DNS name"),
