@@ -1,5 +1,5 @@
 # The two commands of README.md, and the pieces they are made of.
-.PHONY: demo test setup deploy lint sanity unit pins venv integration molecule bench clean build
+.PHONY: demo test setup deploy lint sanity unit pins venv integration molecule bench clean build docs
 
 ## Set up this machine and deploy the whole stack locally.
 demo: setup deploy
@@ -24,6 +24,11 @@ bench:
 
 build:
 	.venv/bin/ansible-galaxy collection build --force --output-path build
+
+## Regenerate the Variables section of every roles/*/README.md from its
+## meta/argument_specs.yml (aar-doc, configured by .aar_doc.yml).
+docs:
+	for role in roles/*/; do .venv/bin/aar-doc "$$role" markdown || exit 1; done
 
 ## Remove the local hosts (the cached base image stays).
 clean:

@@ -1,4 +1,15 @@
-"""Roles whisperlive and nvidia_driver: argument_specs and defaults agree."""
+"""Every role: meta/argument_specs.yml and defaults/main.yml agree.
+
+- every variable of defaults/main.yml is declared in the `main` entry point,
+  with the same default (a Jinja expression is only shown, not compared);
+- every option that has a default (in any entry point) is in
+  defaults/main.yml, since a spec's default is documentation only: Ansible
+  takes the value from defaults/main.yml;
+- no required option has a value in defaults/main.yml (a placeholder there
+  satisfies `required` and hides the missing input);
+- every option, nested ones too, has a type and a description, and every
+  input carries its role's prefix.
+"""
 
 import os
 
@@ -6,6 +17,7 @@ import pytest
 import yaml
 
 ROLES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "roles")
+ALL_ROLES = sorted(name for name in os.listdir(ROLES) if os.path.isfile(os.path.join(ROLES, name, "meta", "argument_specs.yml")))
 
 
 def load(role, *path):
@@ -13,20 +25,71 @@ def load(role, *path):
         return yaml.safe_load(handle)
 
 
-@pytest.mark.parametrize("role", ["whisperlive", "nvidia_driver"])
+def specs(role):
+    return load(role, "meta", "argument_specs.yml")["argument_specs"]
+
+
+def defaults(role):
+    path = os.path.join(ROLES, role, "defaults", "main.yml")
+    return (load(role, "defaults", "main.yml") or {}) if os.path.exists(path) else {}
+
+
+def walk(options, path=()):
+    """(dotted name, spec) of every option and sub-option."""
+    for name, spec in (options or {}).items():
+        yield ".".join(path + (name,)), spec
+        yield from walk(spec.get("options"), path + (name,))
+
+
+def is_jinja(value):
+    return isinstance(value, str) and "{{" in value
+
+
+def test_every_role_is_covered():
+    assert len(ALL_ROLES) >= 9, ALL_ROLES
+    for name in os.listdir(ROLES):
+        assert name in ALL_ROLES, f"role {name} has no meta/argument_specs.yml"
+
+
+@pytest.mark.parametrize("role", ALL_ROLES)
 def test_every_default_is_declared_with_the_same_value(role):
-    defaults = load(role, "defaults", "main.yml")
-    options = load(role, "meta", "argument_specs.yml")["argument_specs"]["main"]["options"]
-    assert sorted(defaults) == sorted(options)
-    for name, spec in options.items():
-        assert spec.get("description"), name
-        assert spec["type"], name
-        assert name.startswith(role + "_"), name
-        assert spec.get("default") == defaults[name], name
+    options = specs(role)["main"].get("options") or {}
+    wrong = []
+    for name, value in defaults(role).items():
+        if name not in options:
+            wrong.append(f"{name}: in defaults/main.yml, not in the main entry point's options")
+        elif options[name].get("required"):
+            wrong.append(f"{name}: required, yet defaults/main.yml gives it a value, which satisfies `required`")
+        elif not is_jinja(value) and options[name].get("default") != value:
+            wrong.append(f"{name}: spec default {options[name].get('default')!r} != defaults/main.yml {value!r}")
+    assert not wrong, f"role {role}:\n" + "\n".join(wrong)
+
+
+@pytest.mark.parametrize("role", ALL_ROLES)
+def test_every_spec_default_is_in_defaults(role):
+    role_defaults = defaults(role)
+    missing = sorted(
+        f"{name} (entry point {entry})"
+        for entry, spec in specs(role).items()
+        for name, option in (spec.get("options") or {}).items()
+        if "default" in option and name not in role_defaults
+    )
+    assert not missing, f"role {role}: spec defaults that defaults/main.yml lacks: {missing}"
+
+
+@pytest.mark.parametrize("role", ALL_ROLES)
+def test_every_option_is_typed_described_and_prefixed(role):
+    for entry, spec in specs(role).items():
+        assert spec.get("short_description"), (role, entry)
+        for name, option in (spec.get("options") or {}).items():
+            assert name.startswith(role + "_"), (role, entry, name)
+        for name, option in walk(spec.get("options")):
+            assert option.get("description"), (role, entry, name)
+            assert option.get("type"), (role, entry, name)
 
 
 def test_model_suboptions_documented():
-    options = load("whisperlive", "meta", "argument_specs.yml")["argument_specs"]["main"]["options"]
+    options = specs("whisperlive")["main"]["options"]
     models = options["whisperlive_models"]
     assert models["elements"] == "dict"
     for name, spec in models["options"].items():
