@@ -325,9 +325,10 @@ IDLE_MINUTES = 0.25  # the test's idle time (15 s); the inventory's is 30 min
 
 
 def gpu_sleep_state(twin):
+    """The daemon's /gpu/state through the edge; {"state": "HTTP <code>"} while it does not answer
+    (a restart after 240 changed its configuration takes a moment)."""
     status, body = https_status(twin, "/gpu/state")
-    assert status == 200, (status, body)
-    return json.loads(body)
+    return json.loads(body) if status == 200 else {"state": "HTTP %d" % status, "body": body[:200]}
 
 
 def post_wake(twin):
@@ -384,7 +385,7 @@ def test_the_gpu_sleeps_when_idle_and_the_page_wakes_it(twin, tmp_path):
     twin.run("playbooks/240_gpu_sleep.yml", extra={"gpu_sleep_idle_minutes": IDLE_MINUTES, "gpu_sleep_poll_s": 1})
     restored = False
     try:
-        assert wait_for(lambda: gpu_sleep_state(twin)["state"] == "awake", 30), gpu_sleep_state(twin)
+        assert wait_for(lambda: gpu_sleep_state(twin)["state"] == "awake", 30), (gpu_sleep_state(twin), sleep_log(twin)[-3000:])
         # A stream open at the deadline keeps the GPU up.
         tls = ssl.create_default_context(cafile=ca_file(twin))
         with connect("wss://%s/ws" % twin.eip["PublicIp"], ssl=tls, open_timeout=20) as ws:
@@ -434,7 +435,9 @@ def test_the_gpu_sleeps_when_idle_and_the_page_wakes_it(twin, tmp_path):
         assert wait_for(lambda: gpu_sleep_state(twin)["state"] == "awake", 60), gpu_sleep_state(twin)
     finally:
         if not restored:
+            # The inventory's idle time, the hold released and the worker up for the tests after this one.
             twin.run("playbooks/240_gpu_sleep.yml")
+            twin.run("playbooks/220_gpu_start.yml")
 
 
 # --- Two workers -----------------------------------------------------------------

@@ -53,7 +53,8 @@ def launch_chromium(pw, wav, https_port, host="127.0.0.1"):
               "--disable-component-update", "--disable-sync",
               "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
               "--use-file-for-fake-audio-capture=%s%%noloop" % wav,
-              "--ignore-certificate-errors-spki-list=" + spki_pin(https_port, host=host)])
+              "--ignore-certificate-errors-spki-list=" + spki_pin(
+                  https_port, host=host, server_name="localhost" if host == "127.0.0.1" else host)])
 
 
 def _page_transcript(page):

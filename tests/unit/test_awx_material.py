@@ -165,6 +165,15 @@ def test_project_requirements_install_this_checkout_like_an_awx_sync(tmp_path):
     assert manifest["collection_info"]["version"] == GALAXY["version"]
     assert (installed / "roles" / "whisperlive" / "tasks" / "main.yml").is_file()
     assert not (installed / "collections").exists()
+    # A team's own inventory repository runs the whole stack by its name, from anywhere.
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "hosts.yml").write_text("all:\n  children:\n    gpu:\n      hosts: {}\n    edge:\n      hosts: {}\n")
+    (outside / "ansible.cfg").write_text("[defaults]\n")
+    check = _run([_tool("ansible-playbook"), "--syntax-check", "-i", "hosts.yml", "realtime_asr.whisperlive.site"],
+                 cwd=str(outside), env={"ANSIBLE_COLLECTIONS_PATH": str(target),
+                                        "ANSIBLE_CONFIG": str(outside / "ansible.cfg")})
+    assert str(installed / "playbooks" / "site.yml") in check.stdout
 
 
 CONTROLLER_VARS = _load(CONTROLLER)
