@@ -35,7 +35,7 @@ def generated(tmp_path_factory):
         copy = out / f"{role}.md"
         shutil.copyfile(os.path.join(ROLES, role, "README.md"), copy)
         run = subprocess.run([tool, "--output-file", str(copy), os.path.join("roles", role), "markdown"],
-                             cwd=REPO, capture_output=True, text=True, timeout=60)
+                             cwd=REPO, capture_output=True, text=True, timeout=60, check=False)
         assert run.returncode == 0, f"aar-doc failed on role {role}:\n{run.stdout}{run.stderr}"
         result[role] = copy.read_text()
     return result
