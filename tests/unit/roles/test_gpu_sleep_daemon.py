@@ -184,16 +184,12 @@ def test_the_drain_check_calls_a_stop_off(tmp_path):
     assert ctl.snapshot()["idle_s"] == 0
 
 
-def test_what_cannot_be_read_is_never_stopped(tmp_path):
-    ctl, clock, wall, caddy, workers = controller(tmp_path, streams=None)
-    for _step in range(5):
-        advance((clock, wall), 60)
-        ctl.tick()
-    assert workers.calls == []
-
-
-def test_stay_awake_never_stops(tmp_path):
-    ctl, clock, wall, caddy, workers = controller(tmp_path, stay_awake=True)
+@pytest.mark.parametrize("settings", [
+    {"streams": None},          # Caddy cannot be read: what cannot be seen is never stopped
+    {"stay_awake": True},       # the manual switch
+], ids=["caddy-unreadable", "stay-awake"])
+def test_never_stopped(tmp_path, settings):
+    ctl, clock, wall, caddy, workers = controller(tmp_path, **settings)
     for _step in range(5):
         advance((clock, wall), 60)
         ctl.tick()
