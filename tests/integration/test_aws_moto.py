@@ -280,36 +280,6 @@ def test_gpu_workers_scale_out_and_back(stack, built):
     assert remaining[0]["InstanceId"] != first
 
 
-def test_stop_and_start_keep_the_private_ip(stack, built):
-    before = instances(stack, "gpu")[0]
-    edge_before = instances(stack, "edge")[0]
-    stop = playbook(stack, "210_gpu_stop")
-    # The hold tag first (the edge's GPU sleep never starts a held worker), then the stop.
-    assert stop.changed() == 2
-    stopped = instances(stack, "gpu")[0]
-    assert stopped["State"]["Name"] == "stopped"
-    assert {t["Key"]: t["Value"] for t in stopped["Tags"]}.get("PowerHold") == "playbook 210"
-    assert playbook(stack, "210_gpu_stop").changed() == 0
-    # A re-run of the launch leaves a stopped worker stopped (defect 7).
-    again = playbook(stack, "020_gpu_instance")
-    assert again.changed() == 0
-    assert instances(stack, "gpu")[0]["State"]["Name"] == "stopped"
-    assert any("are stopped (playbook 210)" in r.get("msg", "") for r in again.results("Say which GPU workers stay stopped"))
-    # A stopped worker costs no compute; the edge and its Elastic IP are charged all the same.
-    text = "\n".join(playbook(stack, "230_status").results("Show the stack")[0]["msg"])
-    assert "Hourly cost of the stack: $%.4f" % (0.0416 + 0.005) in text
-    start = playbook(stack, "220_gpu_start")
-    assert start.changed() == 2
-    after = instances(stack, "gpu")[0]
-    assert after["State"]["Name"] == "running"
-    assert "PowerHold" not in {t["Key"] for t in after["Tags"]}
-    assert after["InstanceId"] == before["InstanceId"]
-    # What the edge's Caddy points at survives: no edge reconfiguration.
-    assert after["PrivateIpAddress"] == before["PrivateIpAddress"]
-    assert instances(stack, "edge")[0]["PublicIpAddress"] == edge_before["PublicIpAddress"]
-    assert playbook(stack, "220_gpu_start").changed() == 0
-
-
 def test_status_prints_states_exposure_and_cost(stack, built):
     edge, gpu = instances(stack, "edge")[0], instances(stack, "gpu")[0]
     run = playbook(stack, "230_status")
