@@ -11,7 +11,8 @@ export ANSIBLE_FORCE_COLOR=${ANSIBLE_FORCE_COLOR:-0} PY_COLORS=${PY_COLORS:-0}
 mkdir -p artifacts/test
 stages=("$@")
 [ ${#stages[@]} -gt 0 ] || stages=(setup lint sanity unit pins venv integration molecule)
-# Molecule scenarios: one, `default`, deploys site.yml whole (molecule/default/molecule.yml).
+# Molecule scenarios: one, `default`, deploys site.yml whole on the local deployment's hosts
+# (molecule/default/molecule.yml).
 scenarios=${MOLECULE_SCENARIOS:-default}
 
 stage_setup() { scripts/setup.sh --test; }
@@ -108,7 +109,9 @@ stage_molecule() {
     echo "--- molecule scenario $s"
     local t0=$SECONDS
     local r=ok log=artifacts/test/molecule-$s.log
-    molecule test -s "$s" 2>&1 | tee "$log"
+    # --destroy=never: the scenario runs on the local deployment's own hosts,
+    # and a failure leaves them as they are, to look at (make clean removes them).
+    molecule test -s "$s" --destroy=never 2>&1 | tee "$log"
     [ "${PIPESTATUS[0]}" -eq 0 ] || { rc=1; r=FAILED; }
     echo "--- molecule scenario $s: $r, $((SECONDS - t0)) s"
     details+=("$(printf '  molecule %-12s %-7s %5d s' "$s" "$r" $((SECONDS - t0)))")
