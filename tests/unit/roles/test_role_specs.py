@@ -95,3 +95,23 @@ def test_model_suboptions_documented():
     for name, spec in models["options"].items():
         assert spec.get("description"), name
     assert models["options"]["source"]["choices"] == ["pypi", "path", "archive", "hub"]
+
+
+@pytest.mark.parametrize("entry, missing", [
+    ({"name": "a", "source": "pypi", "package": "x==1"}, "package_path"),
+    ({"name": "a", "source": "path"}, "path"),
+    ({"name": "a", "source": "archive"}, "path"),
+    ({"name": "a", "source": "hub"}, "repo"),
+])
+def test_each_model_source_needs_its_keys_named_by_the_spec(entry, missing):
+    """The per-source keys are the spec's required_if, which Ansible's own validator applies
+    (the role's argument validation and playbook 005's preflight both use it)."""
+    from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
+    def errors(model):
+        spec = {"whisperlive_models": specs("whisperlive")["main"]["options"]["whisperlive_models"]}
+        return [str(e) for e in ArgumentSpecValidator(spec).validate({"whisperlive_models": [dict(model)]}).errors]
+
+    found = errors(entry)
+    assert len(found) == 1 and missing in found[0] and "whisperlive_models" in found[0], found
+    assert errors(dict(entry, **{missing: "x"})) == []
