@@ -11,6 +11,18 @@ transcript and the time from the first frame to the first segment.
 Prints one JSON object; exit 0 when ready (and, with --wav, some text came
 back), 1 otherwise. With --retries it tries again until the deadline, so a
 service that is still starting counts as 'not yet', not as a failure.
+
+Why this file beside the collection's protocol client
+(plugins/module_utils/whisperlive_client.py, module transcription_check):
+the probe runs on the GPU host, in WhisperLive's own venv, because the
+port is reachable only there on AWS (the GPU's security group admits 9090
+from the edge's group alone, and the role must know the server is ready
+before the edge exists). That venv holds exactly the server's pinned
+requirements: websockets and numpy are among them, while the module's
+soundfile, soxr and jiwer are not and are not added for a probe. So the
+probe needs nothing beyond the service it checks, and stays a small
+standalone script. Everything that runs on the control node (315, 220,
+the tests) uses the module.
 """
 
 from __future__ import absolute_import, division, print_function
