@@ -17,7 +17,7 @@ Why this file beside the collection's protocol client
 the probe runs on the GPU host, in WhisperLive's own venv, because the
 port is reachable only there on AWS (the GPU's security group admits 9090
 from the edge's group alone, and the role must know the server is ready
-before the edge exists). That venv holds exactly the server's pinned
+before the edge proxies to it). That venv holds exactly the server's pinned
 requirements: websockets and numpy are among them, while the module's
 soundfile, soxr and jiwer are not and are not added for a probe. So the
 probe needs nothing beyond the service it checks, and stays a small
