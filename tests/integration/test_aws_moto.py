@@ -26,7 +26,8 @@ from cryptography.hazmat.primitives.asymmetric import ed25519  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "support"))
 import aws_moto  # noqa: E402
-from aws_moto import BIN, LIVE, REGION, REPO, parse_json_callback  # noqa: E402
+from aws_moto import BIN, LIVE, REGION, REPO  # noqa: E402
+from support.playbook import parse_json_callback  # noqa: E402
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

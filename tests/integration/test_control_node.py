@@ -1,24 +1,24 @@
 """Playbook 010 on the control node: the optional self-signed TLS material."""
 
 import os
-import subprocess
 import sys
 
 import pytest
 from cryptography import x509
 from cryptography.x509.oid import ExtensionOID
 
+from support.playbook import ansible_playbook
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
 
 pytestmark = pytest.mark.integration
 
 
 def run_010(artifacts, *extra):
-    command = [PLAYBOOK, "-i", "localhost,", "-c", "local", "playbooks/010_control_node.yml",
-               "-e", "ansible_python_interpreter=%s" % sys.executable,
-               "-e", "realtime_asr_artifacts_dir=%s" % artifacts] + list(extra)
-    return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
+    return ansible_playbook(["-i", "localhost,", "-c", "local", "playbooks/010_control_node.yml",
+                             "-e", "ansible_python_interpreter=%s" % sys.executable,
+                             "-e", "realtime_asr_artifacts_dir=%s" % artifacts] + list(extra),
+                            env=dict(os.environ), json_output=False, timeout=300)
 
 
 def test_self_signed_ca_and_edge_certificate_are_made_once(tmp_path):

@@ -6,7 +6,6 @@ check must pass and its transcript must match the sentence.
 
 import json
 import os
-import subprocess
 import textwrap
 
 import pytest
@@ -17,9 +16,9 @@ from ansible_collections.realtime_asr.whisperlive.plugins.module_utils.whisperli
 )
 
 from integration.conftest import WAV_VARIANTS
+from support.playbook import ansible_playbook
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-VENV_BIN = os.path.join(REPO_ROOT, ".venv", "bin")
 MAX_WER = 0.35
 # At pace 0 on an idle machine the server decodes the same audio the same
 # way every time: measured 0.111 (2 of 18 words: "jump", "nog") for every
@@ -104,19 +103,14 @@ def test_the_module_runs_in_a_playbook_and_in_check_mode(whisperlive_server, spe
               failed_when: wrong.failure != 'server_error'
         """))
     config = tmp_path / "ansible.cfg"
-    config.write_text("[defaults]\ncollections_path = %s\nstdout_callback = ansible.builtin.json\n"
-                      % os.path.join(REPO_ROOT, "collections"))
+    config.write_text("[defaults]\ncollections_path = %s\n" % os.path.join(REPO_ROOT, "collections"))
     env = dict(os.environ, ANSIBLE_CONFIG=str(config))
     extra = json.dumps({"url": whisperlive_server.url, "wav": speech_wavs["float-48k-mono"], "sentence": sentence})
     for check in (False, True):
-        cmd = [os.path.join(VENV_BIN, "ansible-playbook"), "-i", "localhost,", str(playbook), "-e", extra]
-        if check:
-            cmd.append("--check")
-        proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300,
-                              check=False)
-        assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
-        report = json.loads(proc.stdout)
-        tasks = report["plays"][0]["tasks"]
+        run = ansible_playbook(["-i", "localhost,", playbook, "-e", extra] + (["--check"] if check else []),
+                               env=env, timeout=300)
+        assert run.rc == 0, run.stdout[-4000:] + run.stderr[-2000:]
+        tasks = run.doc["plays"][0]["tasks"]
         ok = tasks[0]["hosts"]["localhost"]
         assert ok["changed"] is False and ok["wer"] <= 0.35 and ok["latency"]["connect"] is not None
         assert ok["audio"]["source_rate"] == 48000

@@ -18,6 +18,7 @@ from ansible_collections.realtime_asr.whisperlive.plugins.module_utils import au
 from ansible_collections.realtime_asr.whisperlive.plugins.module_utils.whisperlive_client import (
     check_transcription,
 )
+from support.playbook import ansible_playbook
 from support.whisperlive import free_port, wait_for_port
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -149,18 +150,17 @@ def test_playbook_315_derives_the_edge_from_the_inventory(caddy, whisperlive_ser
     inventory.write_text(INVENTORY.format(wl_port=whisperlive_server.port, https_port=caddy["https_port"],
                                           ca_path=caddy["ca_path"]))
     config = tmp_path / "ansible.cfg"
-    config.write_text("[defaults]\ncollections_path = %s\nroles_path = %s\nstdout_callback = ansible.builtin.json\n"
+    config.write_text("[defaults]\ncollections_path = %s\nroles_path = %s\n"
                       % (os.path.join(REPO_ROOT, "collections"), os.path.join(REPO_ROOT, "roles")))
     env = dict(os.environ, ANSIBLE_CONFIG=str(config))
     extra = {"transcription_check_pace": 0, "transcription_check_direct": True,
              "transcription_check_cache_dir": str(tmp_path / "cache")}
-    cmd = [os.path.join(REPO_ROOT, ".venv", "bin", "ansible-playbook"), "-i", str(inventory),
-           os.path.join(REPO_ROOT, "playbooks", "315_test_transcription.yml"), "-e", json.dumps(extra)]
+    args = ["-i", inventory, os.path.join(REPO_ROOT, "playbooks", "315_test_transcription.yml"), "-e", json.dumps(extra)]
     runs = []
     for dummy in range(2):
-        proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
-        assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-2000:]
-        runs.append(json.loads(proc.stdout))
+        run = ansible_playbook(args, env=env, timeout=600)
+        assert run.rc == 0, run.stdout[-5000:] + run.stderr[-2000:]
+        runs.append(run.doc)
     results = {t["task"]["name"]: t["hosts"].get("localhost") for t in runs[0]["plays"][-1]["tasks"]}
     edge = results["Stream through the edge and compare the transcript"]
     assert edge["url"] == caddy["base"] + "/ws"

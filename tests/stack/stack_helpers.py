@@ -3,12 +3,11 @@
 import os
 import ssl
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 
-from support.aws_moto import Run
+from support.playbook import ansible_playbook
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -62,15 +61,8 @@ class Stack(object):
 
     def ansible_playbook(self, *args, timeout=600, json_output=False):
         """Plain output (the tests read PLAY RECAP and "changed:" lines), or with
-        ``json_output`` the JSON callback's, read by support.aws_moto.Run."""
-        command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
-                   "-i", self.inventory] + list(args)
-        env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
-        if json_output:
-            env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.builtin.json"
-        proc = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
-                              cwd=REPO, env=env, check=False)
-        return Run(proc) if json_output else proc
+        ``json_output`` the JSON callback's, read back as a support.playbook.Run."""
+        return ansible_playbook(["-i", self.inventory] + list(args), json_output=json_output, timeout=timeout)
 
 
 def wait_until(predicate, timeout, interval=0.25):

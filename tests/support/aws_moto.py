@@ -2,7 +2,7 @@
 
 moto_server runs on 127.0.0.1:<free port> with the AMIs of
 tests/integration/aws/amis.json; playbooks run with the JSON callback and
-dummy credentials, and their results are read back as Run objects.
+dummy credentials, through support.playbook (results read back as Run objects).
 """
 
 import contextlib
@@ -13,6 +13,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+
+from support.playbook import ansible_playbook
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.dirname(sys.executable)
@@ -76,72 +78,14 @@ def aws_env(moto_url, home, stack_name):
     return env
 
 
-def parse_json_callback(stdout):
-    """The JSON callback's document; ansible.cfg's profile_tasks prints around it."""
-    start = 0 if stdout.startswith("{") else stdout.index("\n{\n") + 1
-    return json.JSONDecoder().raw_decode(stdout[start:])[0]
-
-
-class Run:
-    """One ansible-playbook run, read from the JSON callback."""
-
-    def __init__(self, proc, seconds=None):
-        self.rc = proc.returncode
-        self.stderr = proc.stderr
-        self.seconds = seconds
-        try:
-            self.doc = parse_json_callback(proc.stdout)
-        except ValueError:
-            raise AssertionError("not JSON (rc=%s):\n%s\n%s" % (self.rc, proc.stdout[-3000:], proc.stderr[-3000:]))
-
-    def stats(self, host="localhost"):
-        return self.doc["stats"][host]
-
-    def changed(self, host="localhost"):
-        return self.stats(host)["changed"]
-
-    def changed_tasks(self):
-        """(host, task name) of every result that reported a change."""
-        out = []
-        for play in self.doc["plays"]:
-            for task in play["tasks"]:
-                for host, res in task["hosts"].items():
-                    if res.get("changed"):
-                        out.append((host, task["task"]["name"]))
-        return out
-
-    def results(self, task_name):
-        """Per-host results of every task whose name contains task_name."""
-        out = []
-        for play in self.doc["plays"]:
-            for task in play["tasks"]:
-                if task_name in task["task"]["name"]:
-                    out.extend(task["hosts"].values())
-        return out
-
-    def messages(self):
-        """Messages of the failed or unreachable results (loop items included)."""
-        out = []
-        for play in self.doc["plays"]:
-            for task in play["tasks"]:
-                for res in task["hosts"].values():
-                    if res.get("failed") or res.get("unreachable"):
-                        out.append(res.get("msg", ""))
-                        out.extend(item.get("msg", "") for item in res.get("results", []) if item.get("failed"))
-        return out
-
-
 def run_playbook(path, env, extra_files=(), extra=None, args=(), expect_rc=0, timeout=900):
     """ansible-playbook -i inventory/aws PATH with -e @file for each file and -e JSON."""
-    argv = [os.path.join(BIN, "ansible-playbook"), "-i", "inventory/aws", path]
+    argv = ["-i", "inventory/aws", path]
     for name in extra_files:
         argv += ["-e", "@%s" % name]
     if extra:
         argv += ["-e", json.dumps(extra)]
-    started = time.monotonic()
-    proc = subprocess.run(argv + list(args), cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=timeout, check=False)
-    run = Run(proc, time.monotonic() - started)
+    run = ansible_playbook(argv + list(args), env=env, timeout=timeout)
     if expect_rc is not None:
-        assert run.rc == expect_rc, "%s rc=%s: %s\n%s" % (path, run.rc, run.messages(), proc.stderr[-3000:])
+        assert run.rc == expect_rc, "%s rc=%s: %s\n%s" % (path, run.rc, run.messages(), run.stderr[-3000:])
     return run

@@ -7,18 +7,18 @@ Ansible, and read back that task's result.
 
 import json
 import os
-import subprocess
 import textwrap
 
+from support.playbook import ansible_playbook
+
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-ANSIBLE_PLAYBOOK = os.path.join(REPO_ROOT, ".venv", "bin", "ansible-playbook")
 
 
 def run_task(workdir, module, args, flags=()):
     """Run ``module`` with ``args`` once in ``workdir``; return (rc, the task's result)."""
     config = os.path.join(str(workdir), "ansible.cfg")
     with open(config, "w") as handle:
-        handle.write("[defaults]\ncollections_path = %s\nstdout_callback = ansible.builtin.json\n"
+        handle.write("[defaults]\ncollections_path = %s\n"
                      % os.path.join(REPO_ROOT, "collections"))
     playbook = os.path.join(str(workdir), "play.yml")
     with open(playbook, "w") as handle:
@@ -34,8 +34,6 @@ def run_task(workdir, module, args, flags=()):
                 - name: The module
                   realtime_asr.whisperlive.%s: %s
             """) % (module, json.dumps(args)))
-    proc = subprocess.run([ANSIBLE_PLAYBOOK, "-i", "localhost,", playbook] + list(flags),
-                          env=dict(os.environ, ANSIBLE_CONFIG=config), capture_output=True, text=True,
-                          timeout=120, check=False)
-    report = json.loads(proc.stdout)
-    return proc.returncode, report["plays"][0]["tasks"][0]["hosts"]["localhost"]
+    run = ansible_playbook(["-i", "localhost,", playbook] + list(flags), env=dict(os.environ, ANSIBLE_CONFIG=config),
+                           timeout=120)
+    return run.rc, run.doc["plays"][0]["tasks"][0]["hosts"]["localhost"]

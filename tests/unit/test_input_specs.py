@@ -3,15 +3,14 @@ somewhere, and a misspelt one fails naming itself before anything runs."""
 
 import os
 import re
-import subprocess
-import sys
 
 import pytest
 import yaml
 
+from support.playbook import ansible_playbook
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SPECS = os.path.join(REPO, "playbooks", "vars", "input_specs.yml")
-BIN = os.path.dirname(sys.executable)
 # Read by the plays and inventories; roles never read playbook inputs.
 SOURCES = ("playbooks", os.path.join("inventory", "aws"), "awx")
 
@@ -57,12 +56,8 @@ def test_every_input_read_is_declared_and_every_declared_one_is_read(prefix):
     ("transcription_check_pace=fast", "transcription_check_pace"),
 ])
 def test_playbook_315_refuses_a_misspelt_or_mistyped_input_before_streaming(tmp_path, extra, named):
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_LOCAL_TEMP=str(tmp_path),
-               ANSIBLE_NOCOLOR="1")
-    proc = subprocess.run(
-        [os.path.join(BIN, "ansible-playbook"), "-i", "localhost,", "-c", "local",
-         os.path.join(REPO, "playbooks", "315_test_transcription.yml"), "-e", extra],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False)
+    proc = ansible_playbook(["-i", "localhost,", "-c", "local", "playbooks/315_test_transcription.yml", "-e", extra],
+                            env=dict(os.environ, ANSIBLE_LOCAL_TEMP=str(tmp_path)), json_output=False, timeout=300)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 2, out[-3000:]
     errors = re.search(r'"argument_errors": \[([^\]]*)\]', out)

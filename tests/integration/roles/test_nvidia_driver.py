@@ -9,10 +9,11 @@ nvidia_driver_install false the role changes nothing on this machine.
 import json
 import os
 import re
-import subprocess
 import sys
 
 import pytest
+
+from support.playbook import ansible_playbook
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 PLAYBOOK = """
@@ -34,13 +35,9 @@ def run_role(tmp_path, extra):
     playbook.write_text(PLAYBOOK)
     variables = {"ansible_python_interpreter": sys.executable}
     variables.update(extra)
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-               ANSIBLE_CALLBACK_RESULT_FORMAT="json")
-    proc = subprocess.run(
-        [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,", "-c", "local",
-         "-e", json.dumps(variables), str(playbook)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False,
-    )
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_CALLBACK_RESULT_FORMAT="json")
+    proc = ansible_playbook(["-i", "localhost,", "-c", "local", "-e", json.dumps(variables), playbook],
+                            env=env, json_output=False, timeout=300)
     match = re.search(r'"msg": ("NVFACT .*")', proc.stdout)
     fact = json.loads(json.loads(match.group(1))[len("NVFACT "):]) if match else None
     return proc, fact
