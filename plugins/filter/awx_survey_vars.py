@@ -50,9 +50,8 @@ def awx_survey_vars(answers, mapping):
     if not isinstance(answers, Mapping) or not isinstance(mapping, Mapping):
         raise AnsibleFilterError("awx_survey_vars: the answers and the mapping must be dictionaries, got %s and %s"
                                  % (type(answers).__name__, type(mapping).__name__))
-    types = spec_types(set(mapping.values()), *load_specs())
     try:
-        return survey_variables(answers, mapping, types)
+        return survey_variables(answers, mapping, spec_types(set(mapping.values()), *load_specs()))
     except SurveyAnswerError as exc:
         raise AnsibleFilterError("awx_survey_vars: %s" % exc)
 
