@@ -18,10 +18,11 @@ import tempfile
 import threading
 import time
 
+from support.playbook import ansible_playbook
+
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 VENV_BIN = os.path.join(REPO_ROOT, ".venv", "bin")
 CADDY = os.path.join(VENV_BIN, "caddy")
-ANSIBLE_PLAYBOOK = os.path.join(VENV_BIN, "ansible-playbook")
 ROLE_TEMPLATE = os.path.join(REPO_ROOT, "roles", "edge_caddy", "templates", "Caddyfile.j2")
 
 RENDER_PLAYBOOK = """---
@@ -58,10 +59,9 @@ def run_playbook(playbook_text, workdir, extra_vars, timeout=120):
     extra_vars = dict({"ansible_python_interpreter": os.path.join(VENV_BIN, "python")}, **extra_vars)
     with open(vars_path, "w") as handle:
         json.dump(extra_vars, handle)
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO_ROOT, "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
-    return subprocess.run(
-        [ANSIBLE_PLAYBOOK, "-i", "localhost,", path, "-e", "@" + vars_path],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO_ROOT, "ansible.cfg"))
+    return ansible_playbook(["-i", "localhost,", path, "-e", "@" + vars_path], env=env, json_output=False,
+                            timeout=timeout)
 
 
 class Edge:
