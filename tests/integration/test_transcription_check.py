@@ -51,6 +51,7 @@ def band_correlation(samples, reference, rate=16000, cutoff=3800):
     a, b = low(samples), low(reference)
     return float(np.dot(a, b) / np.sqrt(np.dot(a, a) * np.dot(b, b)))
 
+
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
 
