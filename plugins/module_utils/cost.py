@@ -28,6 +28,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.realtime_asr.whisperlive.plugins.module_utils.aws_prices import price_table
+from ansible_collections.realtime_asr.whisperlive.plugins.module_utils.shapes import require_keys
 
 BILLED_STATES = ("running",)
 DECIMALS = 4
@@ -57,11 +58,7 @@ def _no_price(what, region, table):
 
 
 def _require(mapping, keys, what):
-    if not isinstance(mapping, dict):
-        raise CostInputError("%s: expected a dict, got %r" % (what, mapping))
-    missing = [k for k in keys if k not in mapping]
-    if missing:
-        raise CostInputError("%s %r lacks %s" % (what, mapping, ", ".join(missing)))
+    require_keys(mapping, keys, what, CostInputError)
 
 
 def _volume(volume):

@@ -33,6 +33,8 @@ __metaclass__ = type
 
 from collections.abc import Mapping
 
+from ansible_collections.realtime_asr.whisperlive.plugins.module_utils.shapes import require_keys, require_list
+
 ROW_FORMAT = "%-5s %-20s %-12s %-8s %-15s %-15s %s"
 HEADER = ROW_FORMAT % ("ROLE", "INSTANCE", "TYPE", "STATE", "PRIVATE IP", "PUBLIC IP", "SERVICE")
 COST_FORMAT = "  %-46s %-30s %10s  %s"
@@ -59,20 +61,11 @@ def _join(values, what):
 
 
 def _dict(value, keys, what):
-    if not isinstance(value, Mapping):
-        raise StatusInputError("%s: expected a dict, got %r" % (what, value))
-    missing = [k for k in keys if k not in value]
-    if missing:
-        raise StatusInputError("%s %r lacks %s" % (what, value, ", ".join(missing)))
-    return value
+    return require_keys(value, keys, what, StatusInputError)
 
 
 def _list(value, what, allow_none=False):
-    if value is None and allow_none:
-        return []
-    if not isinstance(value, (list, tuple)):
-        raise StatusInputError("%s: expected a list, got %r" % (what, value))
-    return value
+    return require_list(value, what, StatusInputError, allow_none)
 
 
 def _number(value, what):
