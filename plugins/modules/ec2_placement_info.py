@@ -110,7 +110,7 @@ EXAMPLES = r"""
   realtime_asr.whisperlive.ec2_placement_info:
     instance_type: g4dn.xlarge
     count: 2
-    vpc_id: "{{ gpu_host_vpc_id }}"
+    vpc_id: "{{ ec2_stack_vpc_id }}"
     region: "{{ aws_region }}"
     profile: "{{ aws_profile or omit }}"
     endpoint_url: "{{ aws_endpoint_url or omit }}"

@@ -129,6 +129,14 @@ def test_client_ranges_judged_as_networks(stack, cidrs):
     assert groups(stack) == {}
 
 
+def test_a_variable_under_its_old_name_is_refused_before_anything_changes(stack):
+    """gpu_host's split renamed variables: 005 names the new name, and nothing is created."""
+    run = playbook(stack, "005_preflight", extra={"gpu_host_edge_eip": "198.51.100.7"}, expect_rc=2)
+    text = " ".join(run.messages())
+    assert "gpu_host_edge_eip was renamed edge_host_eip" in text, text
+    assert groups(stack) == {}
+
+
 def test_check_mode_creates_nothing(stack):
     run = playbook(stack, "030_security_groups", "--check", "--diff")
     assert run.changed() >= 1
@@ -308,7 +316,7 @@ def test_a_key_pair_the_stack_did_not_create_is_not_taken_over(stack, built):
         playbook(stack, "030_security_groups", env=env)
         run = playbook(stack, "040_edge_instance", env=env, expect_rc=2)
         text = " ".join(run.messages())
-        assert "gpu_host_key_name" in text and other in text, text
+        assert "ec2_stack_key_name" in text and other in text, text
         kept = ec2.describe_key_pairs(KeyNames=[other], IncludePublicKey=True)["KeyPairs"][0]
         assert kept["PublicKey"].split()[:2] == theirs.split()[:2]
         assert [i for r in ec2.describe_instances(Filters=[{"Name": "tag:Stack", "Values": [other]}])["Reservations"]

@@ -23,6 +23,7 @@ import pytest
 import yaml
 
 from ansible_collections.realtime_asr.whisperlive.plugins.module_utils.awx_survey import survey_spec_errors
+from support.playbook import ansible_playbook
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.dirname(sys.executable)
@@ -51,6 +52,15 @@ def _run(argv, cwd=ROOT, env=None, check=True):
     proc = subprocess.run(argv, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=TIMEOUT, check=False)
     if check and proc.returncode != 0:
         pytest.fail("%s failed (%d):\n%s\n%s" % (" ".join(argv), proc.returncode, proc.stdout[-4000:], proc.stderr[-4000:]))
+    return proc
+
+
+def _playbook(args, cwd=ROOT, env=None, check=True):
+    """ansible-playbook ARGS through the suite's one runner (support/playbook.py), plain output."""
+    proc = ansible_playbook(args, env=dict(os.environ, **(env or {})), json_output=False, timeout=TIMEOUT, cwd=cwd)
+    if check and proc.returncode != 0:
+        pytest.fail("ansible-playbook %s failed (%d):\n%s\n%s" % (" ".join(args), proc.returncode,
+                                                                  proc.stdout[-4000:], proc.stderr[-4000:]))
     return proc
 
 
@@ -170,9 +180,9 @@ def test_project_requirements_install_this_checkout_like_an_awx_sync(tmp_path):
     outside.mkdir()
     (outside / "hosts.yml").write_text("all:\n  children:\n    gpu:\n      hosts: {}\n    edge:\n      hosts: {}\n")
     (outside / "ansible.cfg").write_text("[defaults]\n")
-    check = _run([_tool("ansible-playbook"), "--syntax-check", "-i", "hosts.yml", "realtime_asr.whisperlive.site"],
-                 cwd=str(outside), env={"ANSIBLE_COLLECTIONS_PATH": str(target),
-                                        "ANSIBLE_CONFIG": str(outside / "ansible.cfg")})
+    check = _playbook(["--syntax-check", "-i", "hosts.yml", "realtime_asr.whisperlive.site"],
+                      cwd=str(outside), env={"ANSIBLE_COLLECTIONS_PATH": str(target),
+                                             "ANSIBLE_CONFIG": str(outside / "ansible.cfg")})
     assert str(installed / "playbooks" / "site.yml") in check.stdout
 
 
@@ -260,7 +270,7 @@ def test_teardown_confirmation_is_what_900_reads():
 def test_playbooks_exist_and_pass_syntax_check(playbook):
     path = os.path.join(ROOT, playbook)
     assert os.path.isfile(path), "%s does not exist" % playbook
-    _run([_tool("ansible-playbook"), "--syntax-check", "-i", "localhost,", playbook])
+    _playbook(["--syntax-check", "-i", "localhost,", playbook])
 
 
 @pytest.mark.parametrize("playbook", sorted({t["playbook"] for t in TEMPLATES.values()}))
@@ -302,9 +312,9 @@ def _map_run(tmp_path, extra, check=True):
     play.write_text(DUMP_PLAY.format(survey=SURVEY_PLAY, out=out, names=json.dumps(names)))
     inventory = tmp_path / "hosts.yml"
     inventory.write_text(yaml.safe_dump({"all": {"children": {"gpu": {"hosts": {"gpu-1": {}}}, "edge": {"hosts": {"edge-1": {}}}}}}))
-    argv = [_tool("ansible-playbook"), "-i", str(inventory), "-c", "local", str(play),
+    argv = ["-i", str(inventory), "-c", "local", str(play),
             "-e", "ansible_python_interpreter=%s" % sys.executable, "-e", json.dumps(extra)]
-    proc = _run(argv, check=check)
+    proc = _playbook(argv, check=check)
     results = {p.stem: json.loads(p.read_text()) for p in out.glob("*.json")}
     return proc, results
 
@@ -380,12 +390,38 @@ def test_configure_playbook_refuses_a_broken_survey_before_contacting_awx(tmp_pa
     extra = tmp_path / "broken.json"
     extra.write_text(json.dumps({"awx_configure_job_templates": broken, "awx_configure_ee_image": "registry.invalid/ee:1"}))
     # A controller address nothing listens on: the play must fail before it.
-    proc = _run([_tool("ansible-playbook"), "-i", "localhost,", "playbooks/awx_configure.yml",
-                 "-e", "ansible_python_interpreter=%s" % sys.executable, "-e", "@%s" % extra],
-                env={"CONTROLLER_HOST": "https://127.0.0.1:9"}, check=False)
+    proc = _playbook(["-i", "localhost,", "playbooks/awx_configure.yml",
+                      "-e", "ansible_python_interpreter=%s" % sys.executable, "-e", "@%s" % extra],
+                     env={"CONTROLLER_HOST": "https://127.0.0.1:9"}, check=False)
     assert proc.returncode != 0
     assert "Survey of job template 'site': question 0 (survey_gpu_count) lacks 'choices'" in proc.stdout, proc.stdout[-3000:]
     assert "Survey of job template 'stop': question 0 (survey_wait_timeout): default 5 is outside [60, 3600]" in proc.stdout
+    assert "127.0.0.1:9" not in proc.stdout
+
+
+def test_controller_yml_gives_every_declared_input_with_its_declared_type():
+    """awx/controller.yml holds the defaults of the awx_configure_* inputs of playbooks/vars/input_specs.yml."""
+    from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
+    spec = _load(os.path.join(ROOT, "playbooks", "vars", "input_specs.yml"))["input_specs"]["awx_configure"]["options"]
+    given = {k: v for k, v in CONTROLLER_VARS.items() if k.startswith("awx_configure_")}
+    assert set(given) == set(spec)
+    assert [str(e) for e in ArgumentSpecValidator(spec).validate(given).errors] == []
+
+
+@pytest.mark.parametrize("extra, named", [
+    ("awx_configure_ee_imag=registry.invalid/ee:1", "awx_configure_ee_imag"),
+    ("awx_configure_ee_pull=sometimes", "awx_configure_ee_pull"),
+])
+def test_configure_playbook_refuses_a_misspelt_or_mistyped_input_before_contacting_awx(extra, named):
+    proc = _playbook(["-i", "localhost,", "playbooks/awx_configure.yml",
+                      "-e", "ansible_python_interpreter=%s" % sys.executable,
+                      "-e", "awx_configure_ee_image=registry.invalid/ee:1", "-e", extra],
+                     env={"CONTROLLER_HOST": "https://127.0.0.1:9"}, check=False)
+    assert proc.returncode == 2, proc.stdout[-3000:]
+    errors = re.search(r"argument_errors.*", proc.stdout)
+    assert errors and named in errors.group(0), proc.stdout[-3000:]
+    assert "Check the configuration before touching the controller" not in proc.stdout
     assert "127.0.0.1:9" not in proc.stdout
 
 
@@ -404,13 +440,13 @@ def _controller(credentials=("realtime-asr AWS", "realtime-asr SSH")):
 
 
 def _configure(controller, *extra):
-    argv = [_tool("ansible-playbook"), "-i", "localhost,", "playbooks/awx_configure.yml",
+    argv = ["-i", "localhost,", "playbooks/awx_configure.yml",
             "-e", "ansible_python_interpreter=%s" % sys.executable,
             "-e", "awx_configure_ee_image=registry.invalid/realtime-asr-ee:0.1.0"]
     for item in extra:
         argv += ["-e", item] if not item.startswith("--") else [item]
-    proc = _run(argv, env={"CONTROLLER_HOST": controller.url, "CONTROLLER_OAUTH_TOKEN": "test-token",
-                           "CONTROLLER_VERIFY_SSL": "false"}, check=False)
+    proc = _playbook(argv, env={"CONTROLLER_HOST": controller.url, "CONTROLLER_OAUTH_TOKEN": "test-token",
+                                "CONTROLLER_VERIFY_SSL": "false"}, check=False)
     recap = re.search(r"localhost\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=\d+\s+failed=(\d+)", proc.stdout)
     assert recap, proc.stdout[-3000:] + proc.stderr[-2000:]
     return proc, int(recap.group(2)), int(recap.group(3))
@@ -475,8 +511,8 @@ def test_teardown_survey_answer_reaches_playbook_900(answer, passes_the_guard):
     inventory, with every AWS call sent to a closed port on loopback."""
     env = {"AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
            "AWS_REGION": "us-east-1", "RASR_AWS_STACK": "whisperlive", "AWS_MAX_ATTEMPTS": "1"}
-    proc = _run([_tool("ansible-playbook"), "-i", "inventory/aws", "playbooks/900_teardown.yml",
-                 "-e", "survey_teardown_confirm=%s" % answer], env=env, check=False)
+    proc = _playbook(["-i", "inventory/aws", "playbooks/900_teardown.yml",
+                      "-e", "survey_teardown_confirm=%s" % answer], env=env, check=False)
     assert proc.returncode != 0  # nothing answers on 127.0.0.1:9
     guard_failed = "To confirm, run again with -e aws_teardown_confirm=whisperlive" in proc.stdout
     reached_aws = "Could not connect to the endpoint URL" in proc.stdout.split("TASK [Check the teardown is confirmed]")[-1]

@@ -22,7 +22,7 @@ def specs():
 
 def host_facts():
     """aws_* names that are not inputs: what the aws_ec2 inventory composes for each
-    instance (and gpu_host sets for new ones), and module names."""
+    instance (and gpu_host and edge_host set for new ones), and module names."""
     with open(os.path.join(REPO, "inventory", "aws", "aws_ec2.yml"), encoding="utf-8") as handle:
         composed = set(yaml.safe_load(handle)["compose"])
     return composed | {"aws_ec2", "aws_caller_info"}

@@ -34,9 +34,11 @@ def test_the_project_tag_is_one_environment_variable_with_one_default():
         ENV_LOOKUP.match(group_vars["aws_stack_name"]).groups()
     # Each role's own default (for use outside this project) is the same tag,
     # and in this project the inventory hands every role aws_project_tag.
-    for role in ("gpu_host", "security_groups", "gpu_sleep"):
+    for role in ("ec2_stack", "security_groups", "gpu_sleep"):
         assert load("roles", role, "defaults", "main.yml")["%s_project_tag" % role] == defined.group(2), role
-    assert group_vars["gpu_sleep_project_tag"] == "{{ aws_project_tag }}"
+    for role in ("ec2_stack", "gpu_sleep"):
+        assert group_vars["%s_project_tag" % role] == "{{ aws_project_tag }}", role
+    assert group_vars["ec2_stack_name"] == group_vars["gpu_sleep_stack_name"] == "{{ aws_stack_name }}"
 
 
 def test_every_play_that_passes_a_stack_name_passes_the_project_tag():
@@ -47,12 +49,14 @@ def test_every_play_that_passes_a_stack_name_passes_the_project_tag():
             continue
         with open(os.path.join(playbooks, name), encoding="utf-8") as handle:
             text = handle.read()
-        for role in ("gpu_host", "security_groups"):
+        # ec2_stack and gpu_sleep take both from group_vars (above); no play passes them.
+        assert "ec2_stack_name:" not in text and "ec2_stack_project_tag:" not in text, name
+        for role in ("security_groups",):
             stacks = text.count('%s_stack_name: "{{ aws_stack_name }}"' % role)
             tags = text.count('%s_project_tag: "{{ aws_project_tag }}"' % role)
             assert stacks == tags, (name, role, stacks, tags)
             seen += stacks
-    assert seen >= 10
+    assert seen >= 5
 
 
 def test_every_aws_play_takes_the_one_set_of_module_defaults():
@@ -86,7 +90,7 @@ def test_live_instance_states_agree_with_the_inventory_plugins_default():
     added = [f["Values"] for f in filters if f["Name"] == "instance-state-name"]
     assert len(added) == 1
 
-    role_states = load("roles", "gpu_host", "vars", "main.yml")["__gpu_host_live_states"]
+    role_states = load("roles", "ec2_stack", "vars", "main.yml")["__ec2_stack_live_states"]
     sys.path.insert(0, os.path.join(REPO, "roles", "gpu_sleep", "files"))
     try:
         daemon = importlib.import_module("rasr_gpu_sleep")

@@ -41,7 +41,7 @@ def test_the_collection_root_is_the_checkout():
     assert os.path.realpath(plugin.COLLECTION_ROOT) == os.path.realpath(ROOT)
     role_specs, input_specs = plugin.load_specs()
     assert "whisperlive" in role_specs and "main" in role_specs["whisperlive"]
-    assert set(input_specs) == {"aws", "transcription_check"}
+    assert set(input_specs) == {"aws", "transcription_check", "awx_configure"}
 
 
 def test_types_come_from_role_and_input_specs():
