@@ -94,7 +94,8 @@ TWIN_FIGURES=artifacts/test/aws-twin-figures.txt
 stage_integration() {
   local rc=0
   rm -f "$TWIN_FIGURES"
-  stage_pytest integration tests/integration || rc=$?
+  # The slowest tests, so that the next trim of the suite is chosen by figures.
+  stage_pytest integration tests/integration --durations=20 || rc=$?
   if [ -s "$TWIN_FIGURES" ]; then
     cat "$TWIN_FIGURES"
     add_details < <(grep -E '^(wall time of the AWS playbook runs|transcript|wer|rerun_changed):' "$TWIN_FIGURES" | cut -c1-150 | sed 's/^/  aws twin: /')
