@@ -18,7 +18,7 @@ from support.timing import stream_timed, wer
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
-MAX_WER = 0.35
+MAX_WER = speech.MAX_WER
 LAST_WORDS = {speech.SENTENCE: "afternoon", speech.SHORT_SENTENCE: "store"}
 
 

@@ -8,7 +8,6 @@ import json
 import os
 import textwrap
 
-import numpy as np
 import pytest
 
 from ansible_collections.realtime_asr.whisperlive.plugins.module_utils import audio, errors
@@ -17,6 +16,7 @@ from ansible_collections.realtime_asr.whisperlive.plugins.module_utils.whisperli
 )
 
 from integration.conftest import WAV_VARIANTS
+from support import speech
 from support.playbook import ansible_playbook
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -38,18 +38,6 @@ MAX_WER = 0.35
 # and come back (nonsense is near 1).
 PACE0_MAX_WER = {"int32-8k-mono": 0.80}
 PACE0_MAX_WER_DEFAULT = 0.12
-MIN_SAMPLE_CORRELATION = 0.99
-
-
-def band_correlation(samples, reference, rate=16000, cutoff=3800):
-    """Normalised correlation of two 16 kHz signals below ``cutoff`` Hz (equal length)."""
-    def low(signal):
-        spectrum = np.fft.rfft(signal.astype(np.float64))
-        spectrum[np.fft.rfftfreq(len(signal), 1.0 / rate) > cutoff] = 0
-        return np.fft.irfft(spectrum, len(signal))
-
-    a, b = low(samples), low(reference)
-    return float(np.dot(a, b) / np.sqrt(np.dot(a, a) * np.dot(b, b)))
 
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
@@ -60,8 +48,8 @@ def test_every_wav_format_transcribes(whisperlive_server, speech_wavs, sentence,
     clip = audio.load_wav(speech_wavs[variant])
     reference = audio.load_wav(speech_wavs["int16-16k-mono"]).samples
     assert len(clip.samples) == len(reference), (len(clip.samples), len(reference))
-    correlation = band_correlation(clip.samples, reference)
-    assert correlation >= MIN_SAMPLE_CORRELATION, "%s decodes to other samples: correlation %.4f" % (
+    correlation = speech.band_correlation(clip.samples, reference)
+    assert correlation >= speech.MIN_SAMPLE_CORRELATION, "%s decodes to other samples: correlation %.4f" % (
         variant, correlation)
     bound = PACE0_MAX_WER.get(variant, PACE0_MAX_WER_DEFAULT)
     result = check_transcription(whisperlive_server.url, clip, expected_text=sentence, max_wer=bound,

@@ -151,7 +151,7 @@ def test_the_page_wakes_a_sleeping_gpu_and_shows_green_words(sleepy, tmp_path):
     assert wait_asleep(stack, IDLE_MINUTES * 60 + 30)
     wav = speech.make_speech_wav(str(tmp_path / "mic.wav"), rate=16000, encoding="int16", trailing_silence=4.0)
     port = urlsplit(stack.edge_url).port or 443
-    seen = clients.speak_into_page(stack.edge_url, port, wav, speech.SENTENCE, speech.MAX_WER, timeout_s=120,
+    seen = clients.speak_into_page(stack.edge_url, port, wav, speech.SENTENCE, speech.BROWSER_MAX_WER, timeout_s=120,
                                    screenshot=os.path.join(REPO, "artifacts", "browser", "gpu-sleep-wake.png"))
     print("page open on a sleeping GPU -> first green words %.1f s, all green %.1f s, wer %.2f; the page said %s" % (
         seen["seconds_to_first_green"], seen["seconds_to_words"], seen["wer"], seen["messages"]))

@@ -16,6 +16,8 @@ import ssl
 import subprocess
 import time
 
+import numpy as np
+
 CHROMIUM = "/usr/bin/chromium"
 
 # Makes the page's AudioContext ignore the 16 kHz it asks for, as browsers
@@ -146,7 +148,29 @@ def speak_into_page(page_url, https_port, wav, expected_text, max_wer, screensho
     seen["frame_sizes"] = sorted({len(frame) for frame in sent_binary})
     seen["frames"] = len(sent_binary)
     seen["server_ready"] = any("SERVER_READY" in str(message) for message in received)
+    # What the page sent as audio: Float32 frames at 16 kHz, in order.
+    seen["samples"] = np.frombuffer(b"".join(sent_binary), dtype="<f4")
     return seen
+
+
+def assert_sent_the_clip(seen, wav, late=0.25, spoiled=0.1):
+    """Fail unless the page sent ``wav``'s own samples at 16 kHz: from at
+    most ``late`` seconds after the microphone opened (measured 0.008 to
+    0.09 s), and alike (``MIN_SAMPLE_CORRELATION``) in all but ``spoiled``
+    of the clip's half seconds of speech (a busy machine's capture may spoil
+    one). Returns the figures as a sentence."""
+    from ansible_collections.realtime_asr.whisperlive.plugins.module_utils.audio import load_wav
+    from support import speech
+    clip = load_wav(wav).samples
+    offset, whole = speech.aligned_band_correlation(seen["samples"], clip)
+    windows = [correlation for _second, correlation in speech.window_correlations(seen["samples"], clip, offset)]
+    alike = sum(1 for correlation in windows if correlation >= speech.MIN_SAMPLE_CORRELATION)
+    figures = ("the microphone's clip starts %.3f s into what the page sent; sample correlation %.4f, "
+               "%d of %d half seconds of speech at least %s (lowest %.4f)" % (
+                   offset, whole, alike, len(windows), speech.MIN_SAMPLE_CORRELATION, min(windows or [0.0])))
+    assert offset > -late, "the page began sending %.3f s after the microphone opened: %s" % (-offset, figures)
+    assert alike >= (1 - spoiled) * len(windows), "the page sent other samples than the microphone's: " + figures
+    return figures
 
 
 # Upstream's own Python client, unchanged. It imports pyaudio (a microphone
