@@ -218,6 +218,7 @@ def window_correlations(sent, reference, offset, rate=16000, cutoff=3800, window
         found.append((first / float(rate), correlation))
     return found
 
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Write a spoken sentence as a WAV file (espeak-ng + sox).")
     parser.add_argument("out", help="WAV file to write")
