@@ -105,7 +105,8 @@ def test_downloaded_test_client_runs_against_the_edge(deployed, stack, fake_mic,
 def test_spoken_words_appear_as_green_completed_segments(deployed, stack, fake_mic, mode):
     # Every segment green, and the green text within the WER bound.
     seen = clients.speak_into_page(deployed.base + "/", deployed.https_port, fake_mic, speech.SENTENCE,
-                                   speech.BROWSER_MAX_WER, screenshot=os.path.join(ARTIFACTS, "transcript-%s.png" % mode),
+                                   speech.BROWSER_MAX_WER,
+                                   screenshot=os.path.join(ARTIFACTS, "transcript-%s.png" % mode),
                                    force_48k=(mode == "resampled-48k"))
     print("%s: %s | %.1f s from Start to all green | wer %.2f | %d binary frames | %s"
           % (mode, seen["format"], seen["seconds_to_words"], seen["wer"], seen["frames"], " ".join(seen["completed"])))

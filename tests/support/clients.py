@@ -168,6 +168,7 @@ def assert_sent_the_clip(seen, wav, late=0.25, spoiled=0.1):
     figures = ("the microphone's clip starts %.3f s into what the page sent; sample correlation %.4f, "
                "%d of %d half seconds of speech at least %s (lowest %.4f)" % (
                    offset, whole, alike, len(windows), speech.MIN_SAMPLE_CORRELATION, min(windows or [0.0])))
+    assert windows, "the clip %s holds no speech to compare" % wav
     assert offset > -late, "the page began sending %.3f s after the microphone opened: %s" % (-offset, figures)
     assert alike >= (1 - spoiled) * len(windows), "the page sent other samples than the microphone's: " + figures
     return figures

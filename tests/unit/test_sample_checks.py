@@ -76,3 +76,10 @@ def test_a_stream_that_began_late_fails(clip):
     path, samples = clip
     with pytest.raises(AssertionError, match="began sending 0.400 s after"):
         clients.assert_sent_the_clip({"samples": samples[int(0.4 * RATE):]}, path)
+
+
+def test_a_clip_without_speech_is_refused(tmp_path):
+    """Nothing to compare is a failure, never a pass."""
+    path = str(speech.write_wav(str(tmp_path / "quiet.wav"), np.zeros(RATE * 2, dtype=np.float32), RATE))
+    with pytest.raises(AssertionError, match="holds no speech"):
+        clients.assert_sent_the_clip({"samples": np.zeros(RATE * 3, dtype=np.float32)}, path)
