@@ -18,7 +18,6 @@ from support.timing import stream_timed, wer
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
-MAX_WER = speech.MAX_WER
 LAST_WORDS = {speech.SENTENCE: "afternoon", speech.SHORT_SENTENCE: "store"}
 
 
@@ -43,7 +42,7 @@ def test_the_server_completes_the_last_segment_while_the_stream_is_open(whisperl
     assert holding(seen["segments"], LAST_WORDS[speech.SENTENCE]), seen["segments"]
     assert seen["flushed"] == [], "the last segment was completed only by END_OF_AUDIO's flush: %s" % seen
     assert seen["all_green"] is not None
-    assert wer(speech.SENTENCE, seen["transcript"]) <= MAX_WER, seen["transcript"]
+    assert wer(speech.SENTENCE, seen["transcript"]) <= speech.MAX_WER, seen["transcript"]
     assert seen["close_code"] == 1000
 
 
@@ -54,7 +53,7 @@ def test_end_of_audio_flushes_what_is_left_before_the_close(whisperlive_server):
     last = holding(seen["segments"], LAST_WORDS[speech.SHORT_SENTENCE])
     assert last and last[-1] in seen["flushed"], seen
     assert seen["partial"] is None and seen["completed_at_close"]
-    assert wer(speech.SHORT_SENTENCE, seen["transcript"]) <= MAX_WER, seen["transcript"]
+    assert wer(speech.SHORT_SENTENCE, seen["transcript"]) <= speech.MAX_WER, seen["transcript"]
     assert seen["close_code"] == 1000
 
 
@@ -87,8 +86,8 @@ def test_two_sentences_with_a_700_ms_pause_are_two_green_segments(whisperlive_se
     seen = stream_timed(whisperlive_server.url, scene, bounds)
     texts = [s["text"] for s in seen["segments"]]
     assert len(texts) == 2 and seen["partial"] is None, seen
-    assert wer(speech.SENTENCE, texts[0]) <= MAX_WER, texts
-    assert wer(speech.SHORT_SENTENCE, texts[1]) <= MAX_WER, texts
+    assert wer(speech.SENTENCE, texts[0]) <= speech.MAX_WER, texts
+    assert wer(speech.SHORT_SENTENCE, texts[1]) <= speech.MAX_WER, texts
     # no word lost or repeated across the boundary
     assert holding(seen["segments"], LAST_WORDS[speech.SENTENCE]) == [seen["segments"][0]], texts
     assert holding(seen["segments"], "please") == [seen["segments"][1]], texts

@@ -18,6 +18,7 @@ from ansible_collections.realtime_asr.whisperlive.plugins.module_utils import au
 from ansible_collections.realtime_asr.whisperlive.plugins.module_utils.whisperlive_client import (
     check_transcription,
 )
+from support import speech
 from support.playbook import ansible_playbook
 from support.whisperlive import free_port, wait_for_port
 
@@ -102,8 +103,8 @@ def clip(speech_wavs):
 
 def test_wss_with_the_internal_ca_transcribes(caddy, clip, sentence):
     result = check_transcription(caddy["base"] + "/ws", clip, ca_path=caddy["ca_path"], expected_text=sentence,
-                                 max_wer=0.35, pace=0, timeout=90)
-    assert result["wer"] <= 0.35
+                                 max_wer=speech.MAX_WER, pace=0, timeout=90)
+    assert result["wer"] <= speech.MAX_WER
     assert result["latency"]["connect"] is not None
 
 
@@ -164,9 +165,9 @@ def test_playbook_315_derives_the_edge_from_the_inventory(caddy, whisperlive_ser
     results = {t["task"]["name"]: t["hosts"].get("localhost") for t in runs[0]["plays"][-1]["tasks"]}
     edge = results["Stream through the edge and compare the transcript"]
     assert edge["url"] == caddy["base"] + "/ws"
-    assert edge["wer"] <= 0.35 and edge["changed"] is False
+    assert edge["wer"] <= speech.MAX_WER and edge["changed"] is False
     direct = results["Stream to each GPU host directly (transcription_check_direct)"]["results"]
     assert [r["url"] for r in direct] == [whisperlive_server.url]
-    assert direct[0]["wer"] <= 0.35
+    assert direct[0]["wer"] <= speech.MAX_WER
     # The second run reuses the generated sentence: nothing changes.
     assert runs[1]["stats"]["localhost"]["changed"] == 0

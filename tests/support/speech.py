@@ -139,17 +139,24 @@ def write_wav(path, samples, rate=16000):
     return path
 
 
+def _low_spectrum(signal, rate, cutoff):
+    """The spectrum of ``signal`` with everything above ``cutoff`` Hz removed."""
+    import numpy as np
+    spectrum = np.fft.rfft(np.asarray(signal, dtype=np.float64))
+    spectrum[np.fft.rfftfreq(len(signal), 1.0 / rate) > cutoff] = 0
+    return spectrum
+
+
+def _normalised_dot(a, b):
+    import numpy as np
+    return float(np.dot(a, b) / np.sqrt(np.dot(a, a) * np.dot(b, b)))
+
+
 def band_correlation(samples, reference, rate=16000, cutoff=3800):
     """Normalised correlation of two equally long signals below ``cutoff`` Hz."""
     import numpy as np
-
-    def low(signal):
-        spectrum = np.fft.rfft(np.asarray(signal, dtype=np.float64))
-        spectrum[np.fft.rfftfreq(len(signal), 1.0 / rate) > cutoff] = 0
-        return np.fft.irfft(spectrum, len(signal))
-
-    a, b = low(samples), low(reference)
-    return float(np.dot(a, b) / np.sqrt(np.dot(a, a) * np.dot(b, b)))
+    return _normalised_dot(np.fft.irfft(_low_spectrum(samples, rate, cutoff), len(samples)),
+                           np.fft.irfft(_low_spectrum(reference, rate, cutoff), len(reference)))
 
 
 def _align(sent, reference, rate, cutoff, lags):
@@ -165,13 +172,15 @@ def _align(sent, reference, rate, cutoff, lags):
         end = start + (end - start) // 1600 * 1600   # an FFT length with small factors
     if end - start <= 0 or not np.any(sent[start:end]):
         return float(lag), 0.0
-    part = reference[start - lag:end - lag]
-    spectrum = np.fft.rfft(part)
-    frequencies = np.fft.rfftfreq(len(part))   # cycles per sample
+    length = end - start
+    # Low-passed once; each fraction of a sample is then a phase shift of the reference's spectrum.
+    heard = np.fft.irfft(_low_spectrum(sent[start:end], rate, cutoff), length)
+    spectrum = _low_spectrum(reference[start - lag:end - lag], rate, cutoff)
+    frequencies = np.fft.rfftfreq(length)   # cycles per sample
     best = (-2.0, 0.0)
     for fraction in np.linspace(-0.5, 0.5, 21):   # a resampled stream is rarely whole samples late
-        shifted = np.fft.irfft(spectrum * np.exp(-2j * np.pi * frequencies * fraction), len(part))
-        best = max(best, (band_correlation(sent[start:end], shifted, rate, cutoff), fraction))
+        shifted = np.fft.irfft(spectrum * np.exp(-2j * np.pi * frequencies * fraction), length)
+        best = max(best, (_normalised_dot(heard, shifted), fraction))
     return float(lag + best[1]), float(best[0])
 
 
